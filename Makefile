@@ -1,0 +1,122 @@
+# mmproxy: plain GNU make.  `make`, `sudo make demo`, `sudo make check`.
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DESTDIR	?=
+CC	?= cc
+CFLAGS	?= -O2 -g
+
+WARNINGS = -Wall -Wextra -Werror -Wvla -Wshadow -Wpointer-arith \
+	-Wmissing-prototypes -Wmissing-declarations -Wstrict-prototypes \
+	-Wsign-compare -Wformat=2 -Wno-format-nonliteral
+MMCFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS)
+
+ifeq ($(SANITIZE),1)
+BUILD	?= build-san
+MMCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+BUILD	?= build
+endif
+
+SRCS = \
+	src/addr.c \
+	src/crc32c.c \
+	src/dial.c \
+	src/fdpass.c \
+	src/flags.c \
+	src/io.c \
+	src/listener.c \
+	src/log.c \
+	src/main.c \
+	src/proxy_protocol.c \
+	src/relay.c \
+	src/subnet.c \
+	src/supervisor.c \
+	src/worker.c
+
+# The parser and what it needs: shared by the unit tests and the fuzzer.
+PARSER_SRCS = \
+	src/addr.c \
+	src/crc32c.c \
+	src/proxy_protocol.c
+
+HELPERS = \
+	$(BUILD)/tests/backend \
+	$(BUILD)/tests/pp_client \
+	$(BUILD)/tests/test_proxy_protocol \
+	$(BUILD)/tests/test_subnet
+
+OBJS = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+PARSER_OBJS = $(PARSER_SRCS:src/%.c=$(BUILD)/obj/%.o)
+
+FUZZ_SECONDS ?= 60
+
+.PHONY: all check test helpers demo fuzz install uninstall clean lint-man
+
+all: $(BUILD)/mmproxy
+
+$(BUILD)/mmproxy: $(OBJS)
+	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
+
+$(BUILD)/obj/%.o: src/%.c src/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+helpers: $(HELPERS)
+
+$(BUILD)/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/tests/test_proxy_protocol: tests/unit/test_proxy_protocol.c $(PARSER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/test_subnet: tests/unit/test_subnet.c $(BUILD)/obj/subnet.o $(BUILD)/obj/addr.o
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $^
+
+# The whole suite (bats, network namespaces, as root), then again with
+# ASan+UBSan, then a bounded libFuzzer run.  SANITIZE=1 runs the sanitizer
+# pass only.
+check:
+	@tests/deps.sh
+	$(MAKE) test
+ifneq ($(SANITIZE),1)
+	$(MAKE) test SANITIZE=1
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+endif
+
+test: all helpers lint-man
+	MMPROXY_BUILD=$(abspath $(BUILD)) bats --print-output-on-failure tests/
+
+demo: all helpers
+	@contrib/demo.sh $(abspath $(BUILD))
+
+lint-man:
+	@out=$$(groff -mdoc -ww -z man/mmproxy.8 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+
+fuzz: $(BUILD)/fuzz/fuzz_proxy_protocol
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_proxy_protocol -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/seeds
+
+$(BUILD)/fuzz/fuzz_proxy_protocol: tests/fuzz/fuzz_proxy_protocol.c $(PARSER_SRCS) src/*.h
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ tests/fuzz/fuzz_proxy_protocol.c $(PARSER_SRCS)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/mmproxy $(DESTDIR)$(SBINDIR)/mmproxy
+	install -m 0644 man/mmproxy.8 $(DESTDIR)$(MANDIR)/man8/mmproxy.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mmproxy $(DESTDIR)$(MANDIR)/man8/mmproxy.8
+
+clean:
+	rm -rf build build-san

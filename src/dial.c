@@ -1,0 +1,109 @@
+/*
+ * The upstream socket.  Bound with IP_TRANSPARENT to the client's own
+ * address and port, the backend sees the real client; replies come back
+ * to us through the "ip rule ... lookup 123 / local 0.0.0.0/0" routes the
+ * README describes.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "dial.h"
+#include "io.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
+#endif
+
+/* Three SYNs (1 + 2 + 4 s): an unreachable backend fails in seconds. */
+#define DIAL_SYNCNT	2
+
+static int
+set_int(int fd, int level, int opt, int val)
+{
+	return setsockopt(fd, level, opt, &val, sizeof(val));
+}
+
+/* Bind fd to src transparently.  Returns 0, or -1 with errno set. */
+static int
+bind_transparent(int fd, const struct sockaddr_storage *src)
+{
+	int v6 = src->ss_family == AF_INET6;
+
+	if (set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
+	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1) == -1)
+		return -1;
+	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
+		return -1;
+	/* Port 0: let connect() pick the port, as go-mmproxy does. */
+	if (addr_port(src) == 0 &&
+	    set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1)
+		return -1;
+	return bind(fd, (const struct sockaddr *)src, addr_len(src));
+}
+
+static int
+wait_connected(int fd, int64_t deadline_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int r, err = 0;
+
+	do {
+		r = poll(&pfd, 1, ms_until(deadline_ms));
+	} while (r == -1 && errno == EINTR);
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connect to target, from src with IP_TRANSPARENT, or from our own address
+ * when src is NULL (LOCAL, UNKNOWN: the real endpoints).  mark != 0 sets
+ * SO_MARK.  Gives up at deadline_ms (monotonic).
+ * Returns a connected non-blocking socket, or -1 with errno set.
+ */
+int
+dial_upstream(const struct sockaddr_storage *target,
+    const struct sockaddr_storage *src, uint32_t mark, int64_t deadline_ms)
+{
+	int fd, saved;
+
+	fd = socket(target->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP);
+	if (fd == -1)
+		return -1;
+	if (src != NULL && bind_transparent(fd, src) == -1)
+		goto fail;
+	if (mark != 0 && set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+		goto fail;
+	if (set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
+	    set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
+		goto fail;
+	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1) {
+		if (errno != EINPROGRESS && errno != EINTR)
+			goto fail;
+		if (wait_connected(fd, deadline_ms) == -1)
+			goto fail;
+	}
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}

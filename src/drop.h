@@ -1,0 +1,32 @@
+/* Why a connection was dropped: one enum, one fixed word each, used by logs and tests. */
+#ifndef MMPROXY_DROP_H
+#define MMPROXY_DROP_H
+
+#define DROP_REASONS(X)					\
+	X(DROP_NOT_ALLOWED,	"not_allowed")		\
+	X(DROP_HANDOFF_FAILED,	"handoff_failed")	\
+	X(DROP_HEADER_TIMEOUT,	"header_timeout")	\
+	X(DROP_HEADER_EOF,	"header_eof")		\
+	X(DROP_READ_ERROR,	"read_error")		\
+	X(DROP_NO_MEMORY,	"no_memory")		\
+	X(DROP_DIAL_FAILED,	"dial_failed")		\
+	X(DROP_DIAL_TIMEOUT,	"dial_timeout")
+
+#define DROP_ENUM(name, str) name,
+enum drop_reason {
+	DROP_REASONS(DROP_ENUM)
+};
+#undef DROP_ENUM
+
+static inline const char *
+drop_str(enum drop_reason why)
+{
+#define DROP_STR(name, str) case name: return str;
+	switch (why) {
+	DROP_REASONS(DROP_STR)
+	}
+#undef DROP_STR
+	return "unknown";
+}
+
+#endif

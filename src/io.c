@@ -1,0 +1,70 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+/*
+ * Write all of buf to a blocking fd.  Returns 0, or -1 with errno set.
+ */
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Milliseconds on the monotonic clock: deadlines must not move when the
+ * wall clock is set.
+ */
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A poll(2) timeout for an absolute deadline: 0 once it has passed.
+ */
+int
+ms_until(int64_t deadline_ms)
+{
+	int64_t left = deadline_ms - now_ms();
+
+	if (left <= 0)
+		return 0;
+	if (left > 1000 * 1000 * 1000)
+		return 1000 * 1000 * 1000;
+	return (int)left;
+}
+
+/*
+ * Returns 0, or -1 with errno set.
+ */
+int
+fd_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1)
+		return -1;
+	if (fl & O_NONBLOCK)
+		return 0;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}

@@ -1,0 +1,13 @@
+/* Short reads and writes and EINTR, handled once. */
+#ifndef MMPROXY_IO_H
+#define MMPROXY_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int	write_all(int fd, const void *buf, size_t len);
+int64_t	now_ms(void);
+int	ms_until(int64_t deadline_ms);
+int	fd_set_nonblock(int fd);
+
+#endif

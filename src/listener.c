@@ -1,0 +1,46 @@
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "listener.h"
+#include "log.h"
+
+static int
+listener_open(const struct sockaddr_storage *sa)
+{
+	int fd, one = 1;
+
+	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP);
+	if (fd == -1)
+		return -1;
+	/* SO_REUSEPORT: -listeners N binds N sockets the kernel balances. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
+	    bind(fd, (const struct sockaddr *)sa, addr_len(sa)) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Open opt->listeners sockets on opt->listen into fds; exits with one line
+ * naming the address on failure.
+ */
+void
+listeners_open(const struct options *opt, int *fds)
+{
+	char text[ADDR_STRLEN];
+	unsigned i;
+
+	addr_format(&opt->listen, text, sizeof(text));
+	for (i = 0; i < opt->listeners; i++)
+		if ((fds[i] = listener_open(&opt->listen)) == -1)
+			fatal("-l %s: cannot listen", text);
+}

@@ -1,0 +1,108 @@
+/*
+ * Logging.  Every event is one line, built in a local buffer and written
+ * with one write(2) so lines from many workers sharing stderr never
+ * interleave.  The level is set once before any fork and only read after.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	1024
+
+static int log_verbose;
+
+void
+log_init(int verbose)
+{
+	log_verbose = verbose;
+}
+
+int
+log_enabled(int level)
+{
+	return level <= log_verbose;
+}
+
+/* How much of an snprintf result landed in a buffer of room bytes. */
+static size_t
+written(int m, size_t room)
+{
+	if (m < 0 || room == 0)
+		return 0;
+	if ((size_t)m >= room)
+		return room - 1;
+	return (size_t)m;
+}
+
+static void
+log_vwrite(const char *prefix, const char *fmt, va_list ap, const char *suffix)
+{
+	char line[LOG_LINE_MAX + 1];	/* one more for the newline */
+	size_t len = 0;
+	ssize_t w;
+
+	len += written(snprintf(line, LOG_LINE_MAX, "%s", prefix), LOG_LINE_MAX);
+	len += written(vsnprintf(line + len, LOG_LINE_MAX - len, fmt, ap),
+	    LOG_LINE_MAX - len);
+	len += written(snprintf(line + len, LOG_LINE_MAX - len, "%s", suffix),
+	    LOG_LINE_MAX - len);
+	line[len++] = '\n';
+	/* A log line must not be lost to a signal. */
+	do {
+		w = write(STDERR_FILENO, line, len);
+	} while (w == -1 && errno == EINTR);
+}
+
+void
+log_line(int level, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	log_vwrite("", fmt, ap, "");
+	va_end(ap);
+	errno = saved;
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	char suffix[128];
+	va_list ap;
+
+	snprintf(suffix, sizeof(suffix), ": %s", strerror(errno));
+	va_start(ap, fmt);
+	log_vwrite("mmproxy: ", fmt, ap, suffix);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite("mmproxy: ", fmt, ap, "");
+	va_end(ap);
+	exit(1);
+}
+
+void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite("mmproxy: ", fmt, ap, " (see mmproxy -h)");
+	va_end(ap);
+	exit(2);
+}

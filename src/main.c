@@ -1,0 +1,73 @@
+/*
+ * mmproxy: unwrap the PROXY protocol and connect to the backend from the
+ * client's own address, so an unmodified backend sees the real client.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "listener.h"
+#include "log.h"
+#include "options.h"
+#include "supervisor.h"
+
+/*
+ * Started with fd 0, 1 or 2 closed, our first sockets would take those
+ * numbers and log lines would go to a client.
+ */
+static void
+stdio_ensure_open(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= STDERR_FILENO)
+		;
+	if (fd == -1)
+		_exit(1);
+	close(fd);
+}
+
+static void
+allowed_subnets_load(struct options *opt)
+{
+	char err[512];
+
+	if (opt->allowed_subnets_path == NULL)
+		return;
+	if (subnet_load(opt->allowed_subnets_path, &opt->allowed, err,
+	    sizeof(err)) == -1)
+		fatalx("-allowed-subnets: %s", err);
+}
+
+static void
+log_start(const struct options *opt)
+{
+	char l[ADDR_STRLEN], t4[ADDR_STRLEN], t6[ADDR_STRLEN];
+
+	addr_format(&opt->listen, l, sizeof(l));
+	addr_format(&opt->target4, t4, sizeof(t4));
+	addr_format(&opt->target6, t6, sizeof(t6));
+	log_line(LOG_ALWAYS, "start version=%s listen=%s proto=tcp listeners=%u "
+	    "target4=%s target6=%s allowed_subnets=%s header_timeout=%u "
+	    "workers=%u max_conns=%u", MMPROXY_VERSION, l, opt->listeners,
+	    t4, t6, opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
+	    opt->header_timeout, opt->workers, opt->max_conns);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct options opt;
+	static int listeners[LISTENERS_MAX];
+
+	stdio_ensure_open();
+	flags_parse(argc, argv, &opt);
+	log_init(opt.verbose);
+	allowed_subnets_load(&opt);
+	/* A write to a vanished peer must be an EPIPE, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	listeners_open(&opt, listeners);
+	log_start(&opt);
+	supervisor_run(&opt, listeners);
+}

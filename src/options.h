@@ -1,0 +1,33 @@
+/* The configuration, filled once by flags_parse() and read-only after. */
+#ifndef MMPROXY_OPTIONS_H
+#define MMPROXY_OPTIONS_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+
+#include "subnet.h"
+
+#define MMPROXY_VERSION	"0.1.0"
+#define LISTENERS_MAX	256
+
+struct options {
+	struct sockaddr_storage	 listen;
+	struct sockaddr_storage	 target4;
+	struct sockaddr_storage	 target6;
+	int			 udp;		/* -p udp */
+	int			 verbose;
+	uint32_t		 mark;
+	unsigned		 listeners;
+	const char		*allowed_subnets_path;
+	struct subnet_list	 allowed;	/* used when path != NULL */
+	unsigned		 close_after;	/* seconds, UDP */
+	unsigned		 header_timeout;	/* seconds */
+	unsigned		 dial_timeout;	/* seconds */
+	unsigned		 workers;	/* idle workers kept ready */
+	unsigned		 max_conns;	/* connections served at once */
+};
+
+void	flags_parse(int argc, char **argv, struct options *opt);
+void	flags_usage(void);
+
+#endif

@@ -1,0 +1,18 @@
+/* Copying bytes both ways between the client and the upstream. */
+#ifndef MMPROXY_RELAY_H
+#define MMPROXY_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct relay_result {
+	uint64_t	up;		/* client -> upstream bytes */
+	uint64_t	down;		/* upstream -> client bytes */
+	int		error;		/* 0: both directions ended in EOF */
+	const char	*side;		/* "client" or "upstream" when error */
+};
+
+int	relay_run(int client, int upstream, const uint8_t *early,
+	    size_t early_len, struct relay_result *res);
+
+#endif

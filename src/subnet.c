@@ -1,0 +1,200 @@
+/*
+ * -allowed-subnets: one CIDR a line, '#' comments, blank lines.  Any
+ * doubt at load time is an error naming FILE:LINE, and an empty list is
+ * an error too: the list fails closed, never open.
+ */
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "subnet.h"
+
+#define SUBNET_LINE_MAX	256
+#define SUBNET_MAX	65536
+
+static const uint8_t *
+ip_bytes(const struct sockaddr_storage *sa, size_t *len)
+{
+	if (sa->ss_family == AF_INET) {
+		*len = 4;
+		return (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	}
+	*len = 16;
+	return ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+}
+
+/* 1 if the first prefix bits of a and b agree. */
+static int
+prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+	unsigned full = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* 1 if any bit after the first prefix bits of the len bytes a is set. */
+static int
+host_bits_set(const uint8_t *a, size_t len, unsigned prefix)
+{
+	size_t i;
+
+	for (i = prefix / 8; i < len; i++) {
+		uint8_t mask = 0xff;
+		if (i == prefix / 8)
+			mask = (uint8_t)(0xff >> (prefix % 8));
+		if (a[i] & mask)
+			return 1;
+	}
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+	    end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* Parse one CIDR.  Returns NULL, or what is wrong with it. */
+static const char *
+parse_cidr(const char *s, struct subnet *out)
+{
+	struct sockaddr_storage sa;
+	const char *slash = strchr(s, '/');
+	const uint8_t *bytes;
+	size_t len;
+	unsigned prefix;
+
+	if (slash == NULL)
+		return "expected address/prefix";
+	if (addr_parse_ip(s, (size_t)(slash - s), &sa) == -1)
+		return "invalid address";
+	if (addr_parse_port(slash + 1, strlen(slash + 1), &prefix) == -1)
+		return "invalid prefix length";
+	bytes = ip_bytes(&sa, &len);
+	if (prefix > len * 8)
+		return "prefix length too long for the address family";
+	memset(out, 0, sizeof(*out));
+	out->family = sa.ss_family;
+	out->prefix = prefix;
+	memcpy(out->addr, bytes, len);
+	/* Host bits set usually means a typo: refuse rather than guess. */
+	if (host_bits_set(bytes, len, prefix))
+		return "host bits set (did you mean the network address?)";
+	return NULL;
+}
+
+static int
+list_add(struct subnet_list *list, const struct subnet *s)
+{
+	struct subnet *v;
+
+	if (list->n == SUBNET_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	v = realloc(list->v, (list->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	list->v = v;
+	list->v[list->n++] = *s;
+	return 0;
+}
+
+/*
+ * Load path into list.  Returns 0, or -1 with a message "path:line: what"
+ * in err.
+ */
+int
+subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen)
+{
+	char buf[SUBNET_LINE_MAX];
+	unsigned lineno = 0;
+	FILE *fp;
+
+	list->v = NULL;
+	list->n = 0;
+	if ((fp = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		struct subnet s;
+		const char *why;
+		char *line, *hash;
+
+		lineno++;
+		if (strchr(buf, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			goto fail;
+		}
+		if ((hash = strchr(buf, '#')) != NULL)
+			*hash = '\0';
+		line = trim(buf);
+		if (*line == '\0')
+			continue;
+		if ((why = parse_cidr(line, &s)) != NULL) {
+			snprintf(err, errlen, "%s:%u: %s: \"%s\"", path, lineno,
+			    why, line);
+			goto fail;
+		}
+		if (list_add(list, &s) == -1) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno,
+			    strerror(errno));
+			goto fail;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fclose(fp);
+	if (list->n == 0) {
+		snprintf(err, errlen, "%s:%u: no subnet in file (an empty list "
+		    "would refuse everyone)", path, lineno);
+		return -1;
+	}
+	return 0;
+fail:
+	fclose(fp);
+	free(list->v);
+	list->v = NULL;
+	list->n = 0;
+	return -1;
+}
+
+/*
+ * 1 if peer (v4-mapped counts as IPv4) is inside a subnet of list, else 0.
+ */
+int
+subnet_match(const struct subnet_list *list, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage p = *peer;
+	const uint8_t *bytes;
+	size_t i, len;
+
+	addr_unmap(&p);
+	if (p.ss_family != AF_INET && p.ss_family != AF_INET6)
+		return 0;
+	bytes = ip_bytes(&p, &len);
+	for (i = 0; i < list->n; i++) {
+		if (list->v[i].family == p.ss_family &&
+		    prefix_equal(list->v[i].addr, bytes, list->v[i].prefix))
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* The -allowed-subnets list: loading it (failing closed) and matching peers. */
+#ifndef MMPROXY_SUBNET_H
+#define MMPROXY_SUBNET_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct subnet {
+	int		family;
+	uint8_t		addr[16];
+	unsigned	prefix;
+};
+
+struct subnet_list {
+	struct subnet	*v;
+	size_t		 n;
+};
+
+int	subnet_load(const char *path, struct subnet_list *list, char *err,
+	    size_t errlen);
+int	subnet_match(const struct subnet_list *list,
+	    const struct sockaddr_storage *peer);
+
+#endif

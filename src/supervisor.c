@@ -1,0 +1,406 @@
+/*
+ * The supervisor.  It owns the listeners and a pool of pre-forked workers,
+ * accepts, checks the peer against -allowed-subnets, and passes each
+ * connection to an idle worker.  It never reads a byte from a client, never
+ * blocks on one, and never exits because of one.  Signals are read from a
+ * signalfd inside the poll loop.
+ */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "drop.h"
+#include "fdpass.h"
+#include "io.h"
+#include "log.h"
+#include "supervisor.h"
+#include "worker.h"
+
+#define ACCEPT_BACKOFF_MS	100	/* after EMFILE and friends */
+#define STOP_GRACE_MS		5000	/* workers get this long to exit */
+
+enum worker_state { W_IDLE, W_BUSY, W_GONE };
+
+struct worker_slot {
+	pid_t			pid;
+	int			ctl;	/* -1 once closed */
+	enum worker_state	state;
+	uint32_t		conn_id;
+};
+
+struct supervisor {
+	const struct options	*opt;
+	const int		*listeners;
+	int			 sigfd;
+	struct worker_slot	*w;
+	size_t			 nw, capw;
+	struct pollfd		*pfd;
+	uint32_t		 next_id;
+	int64_t			 accept_resume_ms;
+	int			 full_logged;
+};
+
+static size_t
+pool_idle(const struct supervisor *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nw; i++)
+		n += s->w[i].state == W_IDLE;
+	return n;
+}
+
+static int
+pool_grow(struct supervisor *s)
+{
+	struct worker_slot *w;
+	struct pollfd *p;
+	size_t cap = s->capw ? s->capw * 2 : 16;
+
+	if ((w = realloc(s->w, cap * sizeof(*w))) == NULL)
+		return -1;
+	s->w = w;
+	if ((p = realloc(s->pfd, (cap + 1 + s->opt->listeners) * sizeof(*p))) == NULL)
+		return -1;
+	s->pfd = p;
+	s->capw = cap;
+	return 0;
+}
+
+/* Fork one idle worker.  Returns 0, or -1 (logged). */
+static int
+pool_spawn(struct supervisor *s)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (s->nw == s->capw && pool_grow(s) == -1) {
+		log_line(LOG_ERRORS, "spawn error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_line(LOG_ERRORS, "spawn error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_line(LOG_ERRORS, "spawn error=\"%s\"", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		worker_main(sv[1], s->opt);
+	close(sv[1]);
+	s->w[s->nw].pid = pid;
+	s->w[s->nw].ctl = sv[0];
+	s->w[s->nw].state = W_IDLE;
+	s->w[s->nw].conn_id = 0;
+	s->nw++;
+	log_line(LOG_STATES, "spawn worker=%d workers=%zu", (int)pid, s->nw);
+	return 0;
+}
+
+static void
+worker_retire(struct worker_slot *w)
+{
+	if (w->ctl != -1)
+		close(w->ctl);
+	w->ctl = -1;
+	w->state = W_GONE;
+}
+
+/* Keep -workers idle workers ready, within -max-conns processes. */
+static void
+pool_fill(struct supervisor *s)
+{
+	size_t idle = pool_idle(s);
+
+	while (idle < s->opt->workers && s->nw < s->opt->max_conns) {
+		if (pool_spawn(s) == -1) {
+			s->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+			return;
+		}
+		idle++;
+	}
+}
+
+/* Idle workers beyond twice -workers exit: memory comes back after a burst. */
+static void
+pool_trim(struct supervisor *s)
+{
+	size_t i, idle = pool_idle(s);
+
+	for (i = 0; i < s->nw && idle > 2 * (size_t)s->opt->workers; i++) {
+		if (s->w[i].state == W_IDLE) {
+			worker_retire(&s->w[i]);
+			idle--;
+		}
+	}
+}
+
+static void
+log_worker_exit(const struct worker_slot *w, int status)
+{
+	if (WIFSIGNALED(status))
+		log_line(LOG_ERRORS, "worker_exit worker=%d signal=%d id=%u",
+		    (int)w->pid, WTERMSIG(status), w->conn_id);
+	else if (WEXITSTATUS(status) != 0)
+		log_line(LOG_ERRORS, "worker_exit worker=%d status=%d id=%u",
+		    (int)w->pid, WEXITSTATUS(status), w->conn_id);
+	else
+		log_line(LOG_STATES, "worker_exit worker=%d status=0",
+		    (int)w->pid);
+}
+
+static void
+pool_reap(struct supervisor *s)
+{
+	int status;
+	pid_t pid;
+	size_t i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < s->nw && s->w[i].pid != pid; i++)
+			;
+		if (i == s->nw)
+			continue;
+		log_worker_exit(&s->w[i], status);
+		worker_retire(&s->w[i]);
+		s->w[i] = s->w[--s->nw];
+	}
+}
+
+/* A byte from a worker: it is idle again.  EOF: it is going away. */
+static void
+worker_ctl_event(struct worker_slot *w)
+{
+	uint8_t b;
+	ssize_t n;
+
+	do {
+		n = recv(w->ctl, &b, 1, MSG_DONTWAIT);
+	} while (n == -1 && errno == EINTR);
+	if (n == 1) {
+		w->state = W_IDLE;
+		return;
+	}
+	if (n == -1 && errno == EAGAIN)
+		return;
+	worker_retire(w);
+}
+
+/*
+ * Hand fd to an idle worker.  A worker that cannot take it is retired and
+ * the next one tried.  Returns the worker's pid, or -1.
+ */
+static pid_t
+handoff(struct supervisor *s, int fd, uint32_t id, int64_t accepted_ms)
+{
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_TCP,
+	    .nfds = 1, .conn_id = id, .accepted_ms = accepted_ms };
+	size_t i;
+
+	for (i = 0; i < s->nw; i++) {
+		if (s->w[i].state != W_IDLE)
+			continue;
+		if (fdpass_send(s->w[i].ctl, &h, &fd, NULL) == -1) {
+			log_line(LOG_ERRORS, "handoff id=%u worker=%d error=\"%s\"",
+			    id, (int)s->w[i].pid, strerror(errno));
+			kill(s->w[i].pid, SIGKILL);
+			worker_retire(&s->w[i]);
+			continue;
+		}
+		s->w[i].state = W_BUSY;
+		s->w[i].conn_id = id;
+		return s->w[i].pid;
+	}
+	return -1;
+}
+
+static void
+accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
+{
+	char peer_s[ADDR_STRLEN];
+	uint32_t id = ++s->next_id;
+	pid_t pid;
+
+	addr_unmap(peer);
+	addr_format(peer, peer_s, sizeof(peer_s));
+	/* Before any byte is read: a refused peer never reaches a worker. */
+	if (s->opt->allowed_subnets_path != NULL &&
+	    !subnet_match(&s->opt->allowed, peer)) {
+		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
+		    drop_str(DROP_NOT_ALLOWED));
+		close(fd);
+		return;
+	}
+	if ((pid = handoff(s, fd, id, now_ms())) == -1)
+		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
+		    drop_str(DROP_HANDOFF_FAILED));
+	else
+		log_line(LOG_STATES, "accept id=%u peer=%s worker=%d", id,
+		    peer_s, (int)pid);
+	close(fd);
+}
+
+/* Accept while a worker is idle.  Errors never stop the supervisor. */
+static void
+accept_some(struct supervisor *s, int lfd)
+{
+	while (pool_idle(s) > 0) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd;
+
+		fd = accept4(lfd, (struct sockaddr *)&peer, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			accepted(s, fd, &peer);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_line(LOG_ERRORS, "accept error=\"%s\" backoff_ms=%d",
+			    strerror(errno), ACCEPT_BACKOFF_MS);
+			s->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+			return;
+		}
+		/* ECONNABORTED, EPROTO, EPERM (a firewall): that peer only. */
+		if (errno != EINTR)
+			log_line(LOG_ERRORS, "accept error=\"%s\"", strerror(errno));
+	}
+}
+
+static void
+supervisor_stop(struct supervisor *s, int sig)
+{
+	int64_t deadline = now_ms() + STOP_GRACE_MS;
+	unsigned i;
+	size_t k;
+
+	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu", sigabbrev_np(sig),
+	    s->nw);
+	for (i = 0; i < s->opt->listeners; i++)
+		close(s->listeners[i]);
+	for (k = 0; k < s->nw; k++) {
+		kill(s->w[k].pid, SIGTERM);
+		worker_retire(&s->w[k]);
+	}
+	while (s->nw > 0 && ms_until(deadline) > 0) {
+		struct pollfd p = { .fd = s->sigfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+
+		if (poll(&p, 1, ms_until(deadline)) == 1 &&
+		    read(s->sigfd, &si, sizeof(si)) == -1 && errno != EAGAIN)
+			break;
+		pool_reap(s);
+	}
+	for (k = 0; k < s->nw; k++)
+		kill(s->w[k].pid, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	exit(0);
+}
+
+/* Returns a signal that asks us to stop, or 0. */
+static int
+signals_read(struct supervisor *s)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			pool_reap(s);
+		else
+			stop = (int)si.ssi_signo;
+	}
+	pool_reap(s);
+	return stop;
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	return fd;
+}
+
+/* pfd: [0] signals, [1..L] listeners, then one per worker. */
+static int
+poll_build(struct supervisor *s)
+{
+	int accepting = pool_idle(s) > 0 && ms_until(s->accept_resume_ms) == 0;
+	unsigned i, L = s->opt->listeners;
+	size_t k;
+
+	if (!accepting && s->nw >= s->opt->max_conns && !s->full_logged) {
+		log_line(LOG_ERRORS, "pool_full max_conns=%u: new connections "
+		    "wait in the backlog", s->opt->max_conns);
+		s->full_logged = 1;
+	} else if (accepting)
+		s->full_logged = 0;
+	s->pfd[0] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
+	for (i = 0; i < L; i++)
+		s->pfd[1 + i] = (struct pollfd){
+		    .fd = accepting ? s->listeners[i] : -1, .events = POLLIN };
+	for (k = 0; k < s->nw; k++)
+		s->pfd[1 + L + k] = (struct pollfd){ .fd = s->w[k].ctl,
+		    .events = POLLIN };
+	if (pool_idle(s) > 0 && !accepting)
+		return ms_until(s->accept_resume_ms);
+	return -1;
+}
+
+/*
+ * Run the pool and the accept loop until SIGTERM, SIGINT or SIGHUP.
+ */
+void
+supervisor_run(const struct options *opt, const int *listeners)
+{
+	struct supervisor s = { .opt = opt, .listeners = listeners };
+	unsigned i, L = opt->listeners;
+
+	s.sigfd = signals_open();
+	if (pool_grow(&s) == -1)
+		fatal("supervisor");
+	for (;;) {
+		int timeout, stop;
+		size_t k, nw;
+
+		pool_fill(&s);
+		timeout = poll_build(&s);
+		nw = s.nw;
+		if (poll(s.pfd, 1 + L + nw, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		for (k = 0; k < nw; k++)
+			if (s.pfd[1 + L + k].revents)
+				worker_ctl_event(&s.w[k]);
+		if ((stop = signals_read(&s)) != 0)
+			supervisor_stop(&s, stop);
+		for (i = 0; i < L; i++)
+			if (s.pfd[1 + i].revents & POLLIN)
+				accept_some(&s, listeners[i]);
+		pool_trim(&s);
+	}
+}

@@ -1,0 +1,10 @@
+/* The supervisor: accepts, checks the allow-list, hands off to workers. */
+#ifndef MMPROXY_SUPERVISOR_H
+#define MMPROXY_SUPERVISOR_H
+
+#include "options.h"
+
+void	supervisor_run(const struct options *opt, const int *listeners)
+	    __attribute__((noreturn));
+
+#endif

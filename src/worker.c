@@ -1,0 +1,288 @@
+/*
+ * The worker.  It receives accepted connections from the supervisor, one
+ * at a time, and serves each: read the PROXY header within the deadline,
+ * dial the backend from the client's address, relay.  Whatever one client
+ * does can only end this process's current connection.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "dial.h"
+#include "drop.h"
+#include "fdpass.h"
+#include "io.h"
+#include "log.h"
+#include "proxy_protocol.h"
+#include "relay.h"
+#include "worker.h"
+
+#define WORKER_CTL_FD	3
+#define HEADER_SMALL	256	/* any v1 header and most v2 ones */
+
+struct conn {
+	uint32_t		 id;
+	int			 client;
+	struct sockaddr_storage	 peer;		/* unmapped */
+	char			 peer_s[ADDR_STRLEN];
+	char			 src_s[ADDR_STRLEN];
+	char			 target_s[ADDR_STRLEN];
+};
+
+/* The header as it arrives: on the stack, unless a large v2 one comes. */
+struct header_buf {
+	uint8_t		 small[HEADER_SMALL];
+	uint8_t		*p;
+	size_t		 cap;
+	size_t		 len;
+};
+
+static void
+conn_drop(const struct conn *c, const char *reason, int err)
+{
+	if (!log_enabled(LOG_ERRORS))
+		return;
+	if (err != 0)
+		log_line(LOG_ERRORS, "drop id=%u peer=%s src=%s target=%s "
+		    "reason=%s error=\"%s\"", c->id, c->peer_s, c->src_s,
+		    c->target_s, reason, strerror(err));
+	else
+		log_line(LOG_ERRORS, "drop id=%u peer=%s src=%s target=%s "
+		    "reason=%s", c->id, c->peer_s, c->src_s, c->target_s, reason);
+}
+
+/* Make room for need bytes.  Returns 0, or -1. */
+static int
+header_grow(struct header_buf *b, size_t need)
+{
+	uint8_t *p;
+
+	if (need <= b->cap)
+		return 0;
+	if ((p = malloc(need)) == NULL)
+		return -1;
+	memcpy(p, b->p, b->len);
+	b->p = p;
+	b->cap = need;
+	return 0;
+}
+
+/*
+ * Read until a complete header has arrived, the deadline (absolute, from
+ * accept) passes, or the bytes cannot become a header.  Bytes after the
+ * header stay in b: they are payload.  Returns 0, or -1 (dropped, logged).
+ */
+static int
+header_read(struct conn *c, struct header_buf *b, int64_t deadline,
+    struct pp_header *hdr)
+{
+	enum pp_reason why;
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = c->client, .events = POLLIN };
+		enum pp_status st = pp_parse(b->p, b->len, PP_STREAM, hdr, &why);
+
+		if (st == PP_OK)
+			return 0;
+		if (st == PP_INVALID) {
+			conn_drop(c, pp_reason_str(why), 0);
+			return -1;
+		}
+		if (header_grow(b, hdr->need) == -1) {
+			conn_drop(c, drop_str(DROP_NO_MEMORY), 0);
+			return -1;
+		}
+		n = poll(&pfd, 1, ms_until(deadline));
+		if (n == 0) {
+			conn_drop(c, drop_str(DROP_HEADER_TIMEOUT), 0);
+			return -1;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		n = n == -1 ? -1 : read(c->client, b->p + b->len, b->cap - b->len);
+		if (n == 0) {
+			conn_drop(c, drop_str(DROP_HEADER_EOF), 0);
+			return -1;
+		}
+		if (n == -1 && !(errno == EAGAIN || errno == EINTR)) {
+			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
+			return -1;
+		}
+		if (n > 0)
+			b->len += (size_t)n;
+	}
+}
+
+static void
+log_header(const struct conn *c, const struct pp_header *hdr)
+{
+	char dst[ADDR_STRLEN];
+
+	if (!log_enabled(LOG_STATES))
+		return;
+	if (hdr->real_endpoints) {
+		log_line(LOG_STATES, "header id=%u peer=%s version=%u "
+		    "addresses=none", c->id, c->peer_s, hdr->version);
+		return;
+	}
+	addr_format(&hdr->dst, dst, sizeof(dst));
+	log_line(LOG_STATES, "header id=%u peer=%s version=%u src=%s dst=%s",
+	    c->id, c->peer_s, hdr->version, c->src_s, dst);
+}
+
+/*
+ * The backend: -4 or -6 by the (unmapped) PROXY source's family; for the
+ * real-endpoint cases (LOCAL, UNKNOWN, UNSPEC) by the accepted peer's.
+ */
+static const struct sockaddr_storage *
+choose_target(const struct options *opt, const struct conn *c,
+    const struct pp_header *hdr)
+{
+	int fam = hdr->real_endpoints ? c->peer.ss_family : hdr->src.ss_family;
+
+	return fam == AF_INET ? &opt->target4 : &opt->target6;
+}
+
+static void
+log_close(const struct conn *c, int rc, const struct relay_result *res)
+{
+	if (rc == 0)
+		log_line(LOG_STATES, "close id=%u peer=%s src=%s target=%s "
+		    "up=%llu down=%llu end=eof", c->id, c->peer_s, c->src_s,
+		    c->target_s, (unsigned long long)res->up,
+		    (unsigned long long)res->down);
+	else
+		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
+		    "up=%llu down=%llu end=error side=%s error=\"%s\"", c->id,
+		    c->peer_s, c->src_s, c->target_s,
+		    (unsigned long long)res->up, (unsigned long long)res->down,
+		    res->side, strerror(res->error));
+}
+
+static void
+conn_init(struct conn *c, int client, uint32_t id)
+{
+	socklen_t len = sizeof(c->peer);
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->client = client;
+	if (getpeername(client, (struct sockaddr *)&c->peer, &len) == -1)
+		c->peer.ss_family = AF_UNSPEC;
+	addr_unmap(&c->peer);
+	addr_format(&c->peer, c->peer_s, sizeof(c->peer_s));
+	strcpy(c->src_s, "-");
+	strcpy(c->target_s, "-");
+	(void)setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * Serve one accepted connection: header, dial, relay.  Closes client.
+ * Every way it can end is logged; none of them is fatal to the process.
+ */
+void
+worker_serve(const struct options *opt, int client, uint32_t id,
+    int64_t accepted_ms)
+{
+	const struct sockaddr_storage *target;
+	struct header_buf b = { .cap = HEADER_SMALL };
+	struct relay_result res;
+	struct pp_header hdr;
+	struct conn c;
+	int up, rc;
+
+	b.p = b.small;
+	conn_init(&c, client, id);
+	if (fd_set_nonblock(client) == -1 || header_read(&c, &b,
+	    accepted_ms + (int64_t)opt->header_timeout * 1000, &hdr) == -1)
+		goto out;
+	if (!hdr.real_endpoints)
+		addr_format(&hdr.src, c.src_s, sizeof(c.src_s));
+	log_header(&c, &hdr);
+	target = choose_target(opt, &c, &hdr);
+	addr_format(target, c.target_s, sizeof(c.target_s));
+	up = dial_upstream(target, hdr.real_endpoints ? NULL : &hdr.src,
+	    opt->mark, now_ms() + (int64_t)opt->dial_timeout * 1000);
+	if (up == -1) {
+		conn_drop(&c, drop_str(errno == ETIMEDOUT ? DROP_DIAL_TIMEOUT :
+		    DROP_DIAL_FAILED), errno);
+		goto out;
+	}
+	log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s", c.id,
+	    c.peer_s, c.src_s, c.target_s);
+	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len, &res);
+	log_close(&c, rc, &res);
+	close(up);
+out:
+	if (b.p != b.small)
+		free(b.p);
+	close(client);
+}
+
+/*
+ * Keep only stdin/out/err and the control socket (moved to fd 3): a worker
+ * must not hold the listeners, or other workers' channels, open
+ * (HAZARDS 7: O_CLOEXEC does nothing across fork without exec).
+ */
+static int
+worker_close_fds(int ctl)
+{
+	if (ctl != WORKER_CTL_FD) {
+		if (dup3(ctl, WORKER_CTL_FD, O_CLOEXEC) == -1)
+			return -1;
+	}
+	return close_range(WORKER_CTL_FD + 1, ~0U, 0);
+}
+
+static void
+worker_signals(void)
+{
+	sigset_t none;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * The worker process: take a job, serve it, report idle; exit when the
+ * supervisor closes the channel.
+ */
+void
+worker_main(int ctl, const struct options *opt)
+{
+	worker_signals();
+	if (worker_close_fds(ctl) == -1)
+		fatal("worker: closing inherited fds");
+	ctl = WORKER_CTL_FD;
+	for (;;) {
+		int fds[HANDOFF_MAX_FDS];
+		struct handoff h;
+		int r = fdpass_recv(ctl, &h, fds, NULL, 0);
+		uint8_t idle = 'i';
+
+		if (r == 0)
+			exit(0);
+		if (r == -1)
+			fatal("worker %d: receiving a connection", (int)getpid());
+		if (h.kind != HANDOFF_TCP || h.nfds != 1)
+			fatalx("worker %d: unexpected job kind %u with %u fds",
+			    (int)getpid(), h.kind, h.nfds);
+		worker_serve(opt, fds[0], h.conn_id, h.accepted_ms);
+		if (send(ctl, &idle, 1, MSG_NOSIGNAL) == -1)
+			exit(0);	/* the supervisor is gone */
+	}
+}

@@ -1,0 +1,179 @@
+/*
+ * backend: the unmodified server behind mmproxy in tests and the demo.
+ * Prints one line per connection event on stdout, naming the peer it saw:
+ *   accept peer=IP:PORT
+ *   close peer=IP:PORT in=N out=N
+ *
+ *   backend --listen ADDR:PORT [--mode echo|drain|hello]
+ *     echo   echo everything; on EOF, finish and half-close (default)
+ *     drain  read to EOF, then answer "received N bytes\n" and close
+ *     hello  answer "hello IP:PORT\n" (the peer it sees), then echo
+ * One process per connection, so many connections are served at once.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void __attribute__((noreturn))
+die(const char *what)
+{
+	fprintf(stderr, "backend: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void
+format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s->sin_port));
+	} else {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(s->sin6_port));
+	}
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* One line, one write: lines from many children do not interleave. */
+static void
+say(const char *fmt, const char *peer, unsigned long long in,
+    unsigned long long out)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), fmt, peer, in, out);
+
+	write_all(STDOUT_FILENO, line, (size_t)n);
+}
+
+static void
+serve(int fd, const char *mode, const char *peer)
+{
+	unsigned long long in = 0, out = 0;
+	static char buf[65536];
+	ssize_t n;
+
+	say("accept peer=%s\n", peer, 0, 0);
+	if (strcmp(mode, "hello") == 0) {
+		char hello[128];
+		int hl = snprintf(hello, sizeof(hello), "hello %s\n", peer);
+		if (write_all(fd, hello, (size_t)hl) == 0)
+			out += (unsigned long long)hl;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		in += (unsigned long long)n;
+		if (strcmp(mode, "drain") != 0) {
+			if (write_all(fd, buf, (size_t)n) == -1)
+				break;
+			out += (unsigned long long)n;
+		}
+	}
+	if (strcmp(mode, "drain") == 0) {
+		char msg[64];
+		int ml = snprintf(msg, sizeof(msg), "received %llu bytes\n", in);
+		if (write_all(fd, msg, (size_t)ml) == 0)
+			out += (unsigned long long)ml;
+	}
+	shutdown(fd, SHUT_WR);
+	say("close peer=%s in=%llu out=%llu\n", peer, in, out);
+	close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	const char *listen_at = NULL, *mode = "echo";
+	char host[128], *colon;
+	int i, lfd, one = 1;
+	socklen_t len;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--listen") == 0)
+			listen_at = argv[i + 1];
+		else if (strcmp(argv[i], "--mode") == 0)
+			mode = argv[i + 1];
+	}
+	if (listen_at == NULL || strlen(listen_at) >= sizeof(host)) {
+		fprintf(stderr, "usage: backend --listen ADDR:PORT [--mode echo|drain|hello]\n");
+		return 2;
+	}
+	strcpy(host, listen_at[0] == '[' ? listen_at + 1 : listen_at);
+	colon = strrchr(host, ':');
+	if (colon == NULL)
+		return 2;
+	*colon = '\0';
+	if (colon > host && colon[-1] == ']')
+		colon[-1] = '\0';
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(colon + 1));
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		fprintf(stderr, "backend: bad address %s\n", listen_at);
+		return 2;
+	}
+	signal(SIGCHLD, SIG_IGN);	/* children reap themselves */
+	signal(SIGPIPE, SIG_IGN);
+	if ((lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		die("socket");
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&ss, len) == -1 || listen(lfd, 1024) == -1)
+		die("listen");
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		char ps[80];
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		format_peer(&peer, ps, sizeof(ps));
+		switch (fork()) {
+		case -1:
+			die("fork");
+		case 0:
+			close(lfd);
+			serve(fd, mode, ps);
+			_exit(0);
+		default:
+			close(fd);
+		}
+	}
+}
