@@ -6,6 +6,7 @@
  *   pp_client [options] ADDR:PORT
  *     --hex HEX        a piece given in hex; spaces are ignored
  *     --text TEXT      a piece with \r \n \\ \xNN escapes
+ *     --zeros N        a piece of N zero bytes (too long for an argument)
  *     --bytewise       write every byte of every piece on its own
  *     --pause-ms N     pause between writes (default 20 when splitting)
  *     --bulk BYTES     then stream BYTES of pseudo-random data while reading
@@ -146,6 +147,17 @@ add_text(const char *s)
 			diex("piece too long");
 		p->b[p->n++] = (unsigned char)c;
 	}
+}
+
+static void
+add_zeros(size_t n)
+{
+	struct piece *p = new_piece();
+
+	if (n > PIECE_MAX)
+		diex("piece too long");
+	memset(p->b, 0, n);
+	p->n = n;
 }
 
 static int
@@ -401,6 +413,8 @@ main(int argc, char **argv)
 			add_hex(argv[++i]);
 		else if (strcmp(a, "--text") == 0)
 			add_text(argv[++i]);
+		else if (strcmp(a, "--zeros") == 0)
+			add_zeros(strtoul(argv[++i], NULL, 10));
 		else if (strcmp(a, "--bytewise") == 0)
 			bytewise = 1;
 		else if (strcmp(a, "--pause-ms") == 0)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# go-mmproxy's command line: same flags, one or two dashes, -flag value
+# or -flag=value; a bad value is one line naming the flag and exit 2.
+
+load helpers
+
+bad_flag() {
+	run "$MMPROXY" "$@"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "-h prints the usage and exits 0" {
+	run "$MMPROXY" -h
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == usage:\ mmproxy* ]]
+	[[ "$output" == *"-allowed-subnets file"* ]]
+}
+
+@test "--help and -help print the usage too" {
+	run "$MMPROXY" --help
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == usage:* ]]
+	run "$MMPROXY" -help
+	[ "$status" -eq 0 ]
+}
+
+@test "-version prints the version" {
+	run "$MMPROXY" -version
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^mmproxy\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "an unknown flag exits 2 naming it" {
+	bad_flag -bogus 1
+	[[ "$output" == *'unknown flag "-bogus"'* ]]
+}
+
+@test "an unparsable -l exits 2 naming -l" {
+	bad_flag -l 127.0.0.1
+	[[ "$output" == *'-l: invalid address "127.0.0.1"'* ]]
+	bad_flag -l 300.0.0.1:80
+	[[ "$output" == *'-l: invalid address'* ]]
+	bad_flag -l 127.0.0.1:65536
+	[[ "$output" == *'-l: invalid address'* ]]
+	bad_flag -l ::1:80
+	[[ "$output" == *'-l: invalid address'* ]]
+}
+
+@test "-4 that is not IPv4 and -6 that is not IPv6 exit 2" {
+	bad_flag -4 '[::1]:443'
+	[[ "$output" == *'-4: invalid address "[::1]:443": want IPv4:port'* ]]
+	bad_flag -6 127.0.0.1:443
+	[[ "$output" == *'-6: invalid address "127.0.0.1:443": want [IPv6]:port'* ]]
+}
+
+@test "-listeners 0, a negative -mark and a bad -v exit 2" {
+	bad_flag -listeners 0
+	[[ "$output" == *'-listeners: invalid value "0"'* ]]
+	bad_flag -mark -1
+	[[ "$output" == *'-mark: invalid value "-1"'* ]]
+	bad_flag -mark 4294967296
+	[[ "$output" == *'-mark: invalid value'* ]]
+	bad_flag -v x
+	[[ "$output" == *'-v: invalid value "x"'* ]]
+	bad_flag -close-after -5
+	[[ "$output" == *'-close-after: invalid value'* ]]
+	bad_flag -header-timeout 0
+	[[ "$output" == *'-header-timeout: invalid value "0"'* ]]
+	bad_flag -max-conns 0
+	[[ "$output" == *'-max-conns: invalid value "0"'* ]]
+}
+
+@test "a bad -p exits 2 and udp says it is not supported yet" {
+	bad_flag -p sctp
+	[[ "$output" == *'-p: invalid protocol "sctp"'* ]]
+	bad_flag -p udp
+	[[ "$output" == *'-p: "udp" is not supported yet'* ]]
+}
+
+@test "a flag without its value exits 2" {
+	bad_flag -l
+	[[ "$output" == *'-l needs a value'* ]]
+}
+
+@test "a stray argument exits 2" {
+	bad_flag stray
+	[[ "$output" == *'unexpected argument "stray"'* ]]
+}
+
+@test "a bad flag starts nothing: no listening socket appears" {
+	ns_setup
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -mark -1
+	[ "$status" -eq 2 ]
+	[ -z "$(nsx ss -Htln)" ]
+}
+
+@test "single dash, double dash, -flag value and -flag=value all work" {
+	ns_setup
+	start_backends
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	nsx "$MMPROXY" --l=127.0.0.1:8443 -4=127.0.0.1:4430 --6 '[::1]:4430' \
+	    -v=2 --mark 7 -listeners=2 >"$MM_LOG" 2>&1 3>&- &
+	wait_log '^start .*listen=127.0.0.1:8443 .*listeners=2 target4=127.0.0.1:4430 target6=\[::1\]:4430'
+	wait_port 8443
+	run pp --text 'PROXY TCP4 192.0.2.5 127.0.0.1 40005 8443\r\nhi\n' --shut --read
+	[ "$status" -eq 0 ]
+	[ "$output" = "hi" ]
+	backend_saw 192.0.2.5:40005
+}
+
+teardown() {
+	ns_teardown
+}

@@ -1,0 +1,125 @@
+# Shared by every .bats file.  Each test gets its own network namespace
+# with the routes mmproxy needs (the same ones README.md documents), a
+# backend on 127.0.0.1:4430 and [::1]:4430, and mmproxy on 127.0.0.1:8443.
+# Waits are for a condition with a generous bound, never a bare sleep.
+
+MMPROXY_BUILD=${MMPROXY_BUILD:-$BATS_TEST_DIRNAME/../build}
+MMPROXY=$MMPROXY_BUILD/mmproxy
+PP_CLIENT=$MMPROXY_BUILD/tests/pp_client
+BACKEND=$MMPROXY_BUILD/tests/backend
+WAIT_SECONDS=${WAIT_SECONDS:-30}
+SIG='0d0a0d0a000d0a515549540a'
+
+require_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces (run: sudo make check)"
+}
+
+nsx() {
+	ip netns exec "$NS" "$@"
+}
+
+ns_setup() {
+	require_root
+	NS="mmproxy-test-$$-${BATS_TEST_NUMBER}"
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	# Replies from the backend to the client's (foreign) address must come
+	# back to mmproxy's transparent socket.
+	nsx ip rule add from 127.0.0.1/8 iif lo table 123
+	nsx ip route add local 0.0.0.0/0 dev lo table 123
+	nsx ip -6 rule add from ::1/128 iif lo table 123
+	nsx ip -6 route add local ::/0 dev lo table 123
+}
+
+ns_teardown() {
+	[ -n "${NS:-}" ] || return 0
+	local pids i
+	for i in $(seq 1 50); do
+		pids=$(ip netns pids "$NS" 2>/dev/null)
+		[ -z "$pids" ] && break
+		kill -9 $pids 2>/dev/null || true
+		sleep 0.1
+	done
+	ip netns del "$NS" 2>/dev/null || true
+}
+
+# wait_for DESCRIPTION COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local what=$1 i
+	shift
+	for i in $(seq 1 $((WAIT_SECONDS * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	echo "timed out after ${WAIT_SECONDS}s waiting for $what" >&2
+	return 1
+}
+
+port_listening() {
+	[ -n "$(nsx ss -Htln "sport = :$1")" ]
+}
+
+wait_port() {
+	wait_for "port $1 to listen" port_listening "$1"
+}
+
+log_has() {
+	grep -qE -- "$2" "$1" 2>/dev/null
+}
+
+# wait_log PATTERN [FILE]: an extended regex, in mmproxy's log by default.
+wait_log() {
+	wait_for "log line /$1/ in ${2:-$MM_LOG}" log_has "${2:-$MM_LOG}" "$1" || {
+		echo "--- ${2:-$MM_LOG}" >&2
+		cat "${2:-$MM_LOG}" >&2
+		return 1
+	}
+}
+
+# start_backends [MODE]: echo (default), drain or hello.
+start_backends() {
+	BE4_LOG=$BATS_TEST_TMPDIR/backend4.log
+	BE6_LOG=$BATS_TEST_TMPDIR/backend6.log
+	nsx "$BACKEND" --listen 127.0.0.1:4430 --mode "${1:-echo}" >"$BE4_LOG" 2>&1 3>&- &
+	nsx "$BACKEND" --listen '[::1]:4430' --mode "${1:-echo}" >"$BE6_LOG" 2>&1 3>&- &
+	wait_port 4430
+}
+
+# start_mmproxy [FLAGS...]: on 127.0.0.1:8443, -v 2, backends above.
+start_mmproxy() {
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	nsx "$MMPROXY" -l 127.0.0.1:8443 -4 127.0.0.1:4430 -6 '[::1]:4430' \
+	    -v 2 "$@" >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start '
+	wait_port 8443
+}
+
+# pp [pp_client options...]: a client connection to mmproxy.
+pp() {
+	nsx "$PP_CLIENT" "$@" 127.0.0.1:8443
+}
+
+backend_saw() {
+	grep -q -- "accept peer=$1\$" "$BE4_LOG" "$BE6_LOG"
+}
+
+# Nothing reached either backend: not a connection, so not a byte.
+refute_backend_connection() {
+	if grep -h accept "$BE4_LOG" "$BE6_LOG"; then
+		echo "the backend got a connection it should not have" >&2
+		return 1
+	fi
+}
+
+# A well-formed connection still works: the proxy survived what came before.
+assert_still_serving() {
+	run pp --text 'PROXY TCP4 203.0.113.9 127.0.0.1 41000 8443\r\nstill here\n' --shut --read
+	[ "$status" -eq 0 ]
+	[ "$output" = "still here" ]
+	backend_saw 203.0.113.9:41000
+}
+
+worker_pids() {
+	pgrep -P "$MM_PID"
+}
