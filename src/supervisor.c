@@ -45,6 +45,7 @@ struct supervisor {
 	uint32_t		 next_id;
 	int64_t			 accept_resume_ms;
 	int			 full_logged;
+	int			 stopping;	/* workers dying of our SIGTERM */
 };
 
 static size_t
@@ -146,9 +147,12 @@ pool_trim(struct supervisor *s)
 }
 
 static void
-log_worker_exit(const struct worker_slot *w, int status)
+log_worker_exit(const struct worker_slot *w, int status, int stopping)
 {
-	if (WIFSIGNALED(status))
+	if (stopping)
+		log_line(LOG_STATES, "worker_exit worker=%d status=%d",
+		    (int)w->pid, status);
+	else if (WIFSIGNALED(status))
 		log_line(LOG_ERRORS, "worker_exit worker=%d signal=%d id=%u",
 		    (int)w->pid, WTERMSIG(status), w->conn_id);
 	else if (WEXITSTATUS(status) != 0)
@@ -171,7 +175,7 @@ pool_reap(struct supervisor *s)
 			;
 		if (i == s->nw)
 			continue;
-		log_worker_exit(&s->w[i], status);
+		log_worker_exit(&s->w[i], status, s->stopping);
 		worker_retire(&s->w[i]);
 		s->w[i] = s->w[--s->nw];
 	}
@@ -289,6 +293,7 @@ supervisor_stop(struct supervisor *s, int sig)
 
 	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu", sigabbrev_np(sig),
 	    s->nw);
+	s->stopping = 1;
 	for (i = 0; i < s->opt->listeners; i++)
 		close(s->listeners[i]);
 	for (k = 0; k < s->nw; k++) {

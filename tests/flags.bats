@@ -93,7 +93,7 @@ bad_flag() {
 	ns_setup
 	run nsx "$MMPROXY" -l 127.0.0.1:8443 -mark -1
 	[ "$status" -eq 2 ]
-	[ -z "$(nsx ss -Htln)" ]
+	! port_listening 8443
 }
 
 @test "single dash, double dash, -flag value and -flag=value all work" {

@@ -88,8 +88,9 @@ start_backends() {
 # start_mmproxy [FLAGS...]: on 127.0.0.1:8443, -v 2, backends above.
 start_mmproxy() {
 	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
-	nsx "$MMPROXY" -l 127.0.0.1:8443 -4 127.0.0.1:4430 -6 '[::1]:4430' \
-	    -v 2 "$@" >"$MM_LOG" 2>&1 3>&- &
+	# Not through nsx: $! must be mmproxy itself, not a subshell.
+	ip netns exec "$NS" "$MMPROXY" -l 127.0.0.1:8443 -4 127.0.0.1:4430 \
+	    -6 '[::1]:4430' -v 2 "$@" >"$MM_LOG" 2>&1 3>&- &
 	MM_PID=$!
 	wait_log '^start '
 	wait_port 8443
@@ -121,5 +122,20 @@ assert_still_serving() {
 }
 
 worker_pids() {
-	pgrep -P "$MM_PID"
+	pgrep -P "$MM_PID" | xargs
+}
+
+# All of the pids have exited.  A zombie counts as gone: in some sandboxes
+# pid 1 does not reap the orphans it inherits.
+processes_gone() {
+	local p state
+	for p in "$@"; do
+		state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$p/stat" 2>/dev/null || true)
+		[ -z "$state" ] || [ "$state" = Z ] || return 1
+	done
+}
+
+# The number of connections waiting in the listener's accept queue.
+accept_queue() {
+	nsx ss -Htln "sport = :$1" | awk '{ n += $2 } END { print n + 0 }'
 }

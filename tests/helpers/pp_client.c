@@ -12,6 +12,7 @@
  *     --bulk BYTES     then stream BYTES of pseudo-random data while reading
  *                      the echo; prints sent/recv counts and checksums
  *     --shut           shutdown(SHUT_WR) after sending
+ *     --reset          after sending (and holding), close with a reset
  *     --read           read until EOF and print what came back
  *     --hold-ms N      keep the connection open N ms before reading
  *     --timeout-ms N   give up reading after N ms (default 30000): exit 3
@@ -403,7 +404,7 @@ main(int argc, char **argv)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int i, fd, bytewise = 0, pause = -1, shut = 0, rd = 0, hold = 0;
-	int timeout = 30000, npar = 0, port_base = 20000, rc = 0;
+	int timeout = 30000, npar = 0, port_base = 20000, rc = 0, reset = 0;
 	unsigned long long bulk_bytes = 0;
 	const char *src = "198.51.100.1";
 
@@ -421,6 +422,8 @@ main(int argc, char **argv)
 			pause = atoi(argv[++i]);
 		else if (strcmp(a, "--bulk") == 0)
 			bulk_bytes = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(a, "--reset") == 0)
+			reset = 1;
 		else if (strcmp(a, "--shut") == 0)
 			shut = 1;
 		else if (strcmp(a, "--read") == 0)
@@ -450,6 +453,12 @@ main(int argc, char **argv)
 		pause_ms(hold);
 	if (bulk_bytes > 0)
 		return bulk(fd, bulk_bytes, timeout);
+	if (reset) {
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		close(fd);
+		return 0;
+	}
 	if (shut)
 		shutdown(fd, SHUT_WR);
 	if (rd)

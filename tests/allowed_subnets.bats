@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# -allowed-subnets: checked right after accept, before any byte is read;
+# a bad, missing or empty file stops mmproxy at startup (fail closed).
+
+load helpers
+
+setup() {
+	ns_setup
+	start_backends echo
+	ALLOWED=$BATS_TEST_TMPDIR/allowed
+}
+
+teardown() {
+	ns_teardown
+}
+
+@test "a peer inside an allowed subnet is served" {
+	printf '# the load balancers\n10.0.0.0/8\n\n  127.0.0.0/8  # this host\n' >"$ALLOWED"
+	start_mmproxy -allowed-subnets "$ALLOWED"
+	assert_still_serving
+}
+
+@test "a peer outside the allowed subnets is closed before its header is read" {
+	printf '10.0.0.0/8\n2001:db8::/32\n' >"$ALLOWED"
+	start_mmproxy -allowed-subnets "$ALLOWED"
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\nsecret\n' --read --timeout-ms 20000
+	[ -z "$output" ]
+	wait_log '^drop id=1 peer=127\.0\.0\.1:[0-9]+ reason=not_allowed$'
+	refute_backend_connection
+	# It was refused by the supervisor: no worker ever saw it.
+	! log_has "$MM_LOG" '^(accept|header|connect) id=1 '
+}
+
+@test "a refused peer is logged at -v 1 and not at -v 0" {
+	printf '10.0.0.0/8\n' >"$ALLOWED"
+	start_mmproxy -allowed-subnets "$ALLOWED" -v 0
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n' --read --timeout-ms 20000
+	[ -z "$output" ]
+	! log_has "$MM_LOG" 'drop'
+}
+
+@test "a bad line stops mmproxy at startup naming FILE:LINE" {
+	printf '10.0.0.0/8\n# fine\n10.0.0.1/8\n' >"$ALLOWED"
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -allowed-subnets "$ALLOWED"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "mmproxy: -allowed-subnets: $ALLOWED:3: host bits set"* ]]
+	! port_listening 8443
+}
+
+@test "garbage in the file stops mmproxy at startup" {
+	printf '192.0.2.0/24\nnot-a-subnet\n' >"$ALLOWED"
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -allowed-subnets "$ALLOWED"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "mmproxy: -allowed-subnets: $ALLOWED:2: expected address/prefix"* ]]
+}
+
+@test "a missing file stops mmproxy at startup" {
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -allowed-subnets "$BATS_TEST_TMPDIR/nope"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "mmproxy: -allowed-subnets: $BATS_TEST_TMPDIR/nope: No such file or directory" ]]
+	! port_listening 8443
+}
+
+@test "a file with no subnet stops mmproxy at startup instead of allowing everyone" {
+	printf '# nothing yet\n\n' >"$ALLOWED"
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -allowed-subnets "$ALLOWED"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$ALLOWED:2: no subnet in file"* ]]
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# The worker pool: many clients at once, a cap that queues instead of
+# refusing, and one client's crash taking only that client.
+
+load helpers
+
+setup() {
+	ns_setup
+	start_backends echo
+}
+
+teardown() {
+	ns_teardown
+}
+
+@test "300 concurrent connections are all served with their own source" {
+	start_mmproxy -v 1
+	run pp --parallel 300 --src 198.51.100.50 --port-base 30000 --timeout-ms 240000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok=300" ]
+	[ "$(grep -c '^accept peer=198\.51\.100\.50:3[0-9]*$' "$BE4_LOG")" -eq 300 ]
+	[ "$(grep '^accept peer=' "$BE4_LOG" | sort -u | wc -l)" -eq 300 ]
+}
+
+@test "at -max-conns new connections wait in the backlog and are served later" {
+	start_mmproxy -max-conns 2 -workers 1
+	ip netns exec "$NS" "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.1 127.0.0.1 40001 8443\r\n' --hold-ms 60000 127.0.0.1:8443 3>&- &
+	A=$!
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.2 127.0.0.1 40002 8443\r\n' --hold-ms 60000 127.0.0.1:8443 3>&- &
+	wait_log '^connect id=1 '
+	wait_log '^connect id=2 '
+	wait_log '^pool_full max_conns=2'
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.3 127.0.0.1 40003 8443\r\nqueued\n' --shut --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/c.out" 3>&- &
+	# The third connection is in the kernel's backlog, not refused.
+	wait_for "the third connection in the accept queue" eval '[ "$(accept_queue 8443)" -eq 1 ]'
+	! log_has "$MM_LOG" '^accept id=3 '
+	kill $A
+	wait_log '^accept id=3 '
+	wait_for "the queued client's answer" grep -qx queued "$BATS_TEST_TMPDIR/c.out"
+}
+
+@test "a killed worker drops only its own connection" {
+	start_mmproxy
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.1 127.0.0.1 40001 8443\r\n' --hold-ms 60000 --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/a.out" 3>&- &
+	wait_log '^connect id=1 '
+	# B connects now and sends its data only after A's worker has died.
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.2 127.0.0.1 40002 8443\r\n' --text 'survivor\n' --pause-ms 3000 --shut --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/b.out" 3>&- &
+	wait_log '^connect id=2 '
+	victim=$(sed -n 's/^accept id=1 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
+	[ -n "$victim" ]
+	kill -9 "$victim"
+	wait_log "^worker_exit worker=$victim signal=9 id=1\$"
+	# A's backend connection is closed with it; B carries on.
+	wait_log '^close peer=198\.51\.100\.1:40001 ' "$BE4_LOG"
+	wait_for "B's answer" grep -qx survivor "$BATS_TEST_TMPDIR/b.out"
+	assert_still_serving
+	kill -0 "$MM_PID"
+}
+
+@test "an idle worker holds only stdio and its channel, not the listener" {
+	start_mmproxy -listeners 3
+	wait_log '^spawn worker='
+	w=$(sed -n 's/^spawn worker=\([0-9]*\) .*/\1/p' "$MM_LOG" | head -1)
+	wait_for "worker $w to close inherited fds" eval "[ \"\$(ls /proc/$w/fd | sort -n | xargs)\" = '0 1 2 3' ]"
+	[[ "$(readlink /proc/$w/fd/3)" == socket:* ]]
+	# fd 3 is not any of the listening sockets.
+	for ino in $(nsx ss -Htlne 'sport = :8443' | sed -n 's/.* ino:\([0-9]*\) .*/\1/p'); do
+		[ "$(readlink /proc/$w/fd/3)" != "socket:[$ino]" ]
+	done
+}
+
+@test "when the supervisor is killed the port stops accepting and idle workers exit" {
+	start_mmproxy
+	wait_log '^spawn worker=.* workers=8$'
+	workers=$(worker_pids)
+	[ "$(echo $workers | wc -w)" -eq 8 ]
+	kill -9 "$MM_PID"
+	wait_for "workers to exit" processes_gone $workers
+	! port_listening 8443
+}
+
+@test "SIGTERM stops mmproxy: it logs, ends its workers and exits 0" {
+	start_mmproxy
+	wait_log '^spawn worker=.* workers=8$'
+	workers=$(worker_pids)
+	[ "$(echo $workers | wc -w)" -eq 8 ]
+	rc=0
+	kill -TERM "$MM_PID"
+	wait "$MM_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	grep -q '^stop signal=TERM workers=8$' "$MM_LOG"
+	processes_gone $workers
+}
