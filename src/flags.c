@@ -21,6 +21,7 @@ struct flag {
 	const char	*arg;		/* NULL: takes no value */
 	void		(*set)(struct options *, const char *name, const char *val);
 	const char	*help;
+	int		 ours;		/* not one of go-mmproxy's flags */
 };
 
 static unsigned long long
@@ -158,35 +159,35 @@ show_version(struct options *o, const char *name, const char *val)
 /* Sorted; the first group are go-mmproxy's flags, with its meanings. */
 static const struct flag flags[] = {
 	{ "4", "addr", set_target4,
-	  "Address IPv4 traffic is forwarded to (default \"127.0.0.1:443\")" },
+	  "Address IPv4 traffic is forwarded to (default \"127.0.0.1:443\")", 0 },
 	{ "6", "addr", set_target6,
-	  "Address IPv6 traffic is forwarded to (default \"[::1]:443\")" },
+	  "Address IPv6 traffic is forwarded to (default \"[::1]:443\")", 0 },
 	{ "allowed-subnets", "file", set_allowed,
-	  "File of allowed proxy subnets, one CIDR a line (default: all)" },
+	  "File of allowed proxy subnets, one CIDR a line (default: all)", 0 },
 	{ "close-after", "seconds", set_close_after,
-	  "Seconds after which an idle UDP flow is closed (default 60)" },
+	  "Seconds after which an idle UDP flow is closed (default 60)", 0 },
 	{ "l", "addr", set_listen,
-	  "Address the proxy listens on (default \"0.0.0.0:8443\")" },
+	  "Address the proxy listens on (default \"0.0.0.0:8443\")", 0 },
 	{ "listeners", "n", set_listeners,
-	  "Number of SO_REUSEPORT listening sockets (default 1)" },
+	  "Number of SO_REUSEPORT listening sockets (default 1)", 0 },
 	{ "mark", "n", set_mark,
-	  "Mark set on outbound packets (SO_MARK; default 0: none)" },
+	  "Mark set on outbound packets (SO_MARK; default 0: none)", 0 },
 	{ "p", "proto", set_proto,
-	  "Protocol proxied: tcp or udp (default \"tcp\")" },
+	  "Protocol proxied: tcp or udp (default \"tcp\")", 0 },
 	{ "v", "level", set_verbose,
-	  "0: no per-connection logs; 1: errors; 2: every state change" },
+	  "0: no per-connection logs; 1: errors; 2: every state change", 0 },
 	/* Ours. */
 	{ "dial-timeout", "seconds", set_dial_timeout,
-	  "Seconds to wait for the upstream connect (default 10)" },
-	{ "h", NULL, show_help, "Print this help and exit" },
+	  "Seconds to wait for the upstream connect (default 10)", 1 },
+	{ "h", NULL, show_help, "Print this help and exit", 1 },
 	{ "header-timeout", "seconds", set_header_timeout,
-	  "Seconds from accept for the PROXY header to arrive (default 5)" },
-	{ "help", NULL, show_help, NULL },
+	  "Seconds from accept for the PROXY header to arrive (default 5)", 1 },
+	{ "help", NULL, show_help, NULL, 1 },
 	{ "max-conns", "n", set_max_conns,
-	  "Connections served at once; more wait in the backlog (default 1024)" },
-	{ "version", NULL, show_version, "Print the version and exit" },
+	  "Connections served at once; more wait in the backlog (default 1024)", 1 },
+	{ "version", NULL, show_version, "Print the version and exit", 1 },
 	{ "workers", "n", set_workers,
-	  "Idle worker processes kept ready (default 8)" },
+	  "Idle worker processes kept ready (default 8)", 1 },
 };
 
 void
@@ -194,16 +195,18 @@ flags_usage(void)
 {
 	size_t i;
 
-	printf("usage: mmproxy [-4 addr] [-6 addr] [-allowed-subnets file] "
-	    "[-close-after seconds]\n"
-	    "               [-dial-timeout seconds] [-header-timeout seconds] "
-	    "[-l addr]\n"
-	    "               [-listeners n] [-mark n] [-max-conns n] "
-	    "[-p tcp|udp] [-v level]\n"
-	    "               [-workers n]\n\n");
+	printf("usage: mmproxy [-4 addr] [-6 addr] [-allowed-subnets file]\n"
+	    "               [-close-after seconds] [-dial-timeout seconds]\n"
+	    "               [-header-timeout seconds] [-l addr] [-listeners n] "
+	    "[-mark n]\n"
+	    "               [-max-conns n] [-p tcp | udp] [-v level] "
+	    "[-workers n]\n\n");
+	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)
 			continue;
+		if (flags[i].ours && !flags[i - 1].ours)
+			printf("\nmmproxy's own flags:\n");
 		printf("  -%s%s%s\n    \t%s\n", flags[i].name,
 		    flags[i].arg ? " " : "", flags[i].arg ? flags[i].arg : "",
 		    flags[i].help);

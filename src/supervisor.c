@@ -202,18 +202,21 @@ worker_ctl_event(struct worker_slot *w)
 
 /*
  * Hand fd to an idle worker.  A worker that cannot take it is retired and
- * the next one tried.  Returns the worker's pid, or -1.
+ * the next one tried.  Returns 0, or -1 if no worker took it.
  */
-static pid_t
-handoff(struct supervisor *s, int fd, uint32_t id, int64_t accepted_ms)
+static int
+handoff(struct supervisor *s, int fd, uint32_t id, const char *peer_s)
 {
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_TCP,
-	    .nfds = 1, .conn_id = id, .accepted_ms = accepted_ms };
+	    .nfds = 1, .conn_id = id, .accepted_ms = now_ms() };
 	size_t i;
 
 	for (i = 0; i < s->nw; i++) {
 		if (s->w[i].state != W_IDLE)
 			continue;
+		/* Logged first, so the worker's lines for this id come after. */
+		log_line(LOG_STATES, "accept id=%u peer=%s worker=%d", id,
+		    peer_s, (int)s->w[i].pid);
 		if (fdpass_send(s->w[i].ctl, &h, &fd, NULL) == -1) {
 			log_line(LOG_ERRORS, "handoff id=%u worker=%d error=\"%s\"",
 			    id, (int)s->w[i].pid, strerror(errno));
@@ -223,7 +226,7 @@ handoff(struct supervisor *s, int fd, uint32_t id, int64_t accepted_ms)
 		}
 		s->w[i].state = W_BUSY;
 		s->w[i].conn_id = id;
-		return s->w[i].pid;
+		return 0;
 	}
 	return -1;
 }
@@ -233,24 +236,17 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 {
 	char peer_s[ADDR_STRLEN];
 	uint32_t id = ++s->next_id;
-	pid_t pid;
 
 	addr_unmap(peer);
 	addr_format(peer, peer_s, sizeof(peer_s));
 	/* Before any byte is read: a refused peer never reaches a worker. */
 	if (s->opt->allowed_subnets_path != NULL &&
-	    !subnet_match(&s->opt->allowed, peer)) {
+	    !subnet_match(&s->opt->allowed, peer))
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_NOT_ALLOWED));
-		close(fd);
-		return;
-	}
-	if ((pid = handoff(s, fd, id, now_ms())) == -1)
+	else if (handoff(s, fd, id, peer_s) == -1)
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_HANDOFF_FAILED));
-	else
-		log_line(LOG_STATES, "accept id=%u peer=%s worker=%d", id,
-		    peer_s, (int)pid);
 	close(fd);
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# sudo make demo: a load balancer, mmproxy and an unmodified backend in a
+# throw-away network namespace.  Two clients, one announced with PROXY v1
+# and one with PROXY v2; the backend prints the address it sees.
+set -euo pipefail
+
+BUILD=${1:?usage: demo.sh BUILD_DIR}
+if [ "$(id -u)" -ne 0 ]; then
+	echo "mmproxy demo: needs root to create a network namespace: run sudo make demo" >&2
+	exit 1
+fi
+if ! command -v ip >/dev/null 2>&1; then
+	echo "mmproxy demo: needs the ip command: apt-get install iproute2" >&2
+	exit 1
+fi
+
+NS=mmproxy-demo-$$
+TMP=$(mktemp -d)
+SIG='0d0a0d0a000d0a515549540a'
+
+cleanup() {
+	local pids
+	pids=$(ip netns pids "$NS" 2>/dev/null || true)
+	[ -z "$pids" ] || kill $pids 2>/dev/null || true
+	ip netns del "$NS" 2>/dev/null || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+in_ns() {
+	ip netns exec "$NS" "$@"
+}
+
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		[ -n "$(in_ns ss -Htln "sport = :$1")" ] && return 0
+		sleep 0.1
+	done
+	echo "mmproxy demo: nothing listens on port $1; log:" >&2
+	cat "$TMP"/*.log >&2
+	exit 1
+}
+
+step() {
+	if [ -t 1 ]; then
+		printf '\n\033[1m%s\033[0m\n' "$*"
+	else
+		printf '\n%s\n' "$*"
+	fi
+}
+
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+# The routes every mmproxy host needs: the backend's replies to a client's
+# (foreign) address are delivered locally, to mmproxy's transparent socket.
+in_ns ip rule add from 127.0.0.1/8 iif lo table 123
+in_ns ip route add local 0.0.0.0/0 dev lo table 123
+in_ns ip -6 rule add from ::1/128 iif lo table 123
+in_ns ip -6 route add local ::/0 dev lo table 123
+
+in_ns "$BUILD/tests/backend" --listen 127.0.0.1:4430 --mode hello >"$TMP/backend4.log" 2>&1 &
+in_ns "$BUILD/tests/backend" --listen '[::1]:4430' --mode hello >"$TMP/backend6.log" 2>&1 &
+wait_port 4430
+in_ns "$BUILD/mmproxy" -l 127.0.0.1:8443 -4 127.0.0.1:4430 -6 '[::1]:4430' -v 2 \
+    >"$TMP/mmproxy.log" 2>&1 &
+wait_port 8443
+
+step "In namespace $NS: backend on 127.0.0.1:4430 and [::1]:4430, mmproxy on 127.0.0.1:8443"
+echo "  mmproxy -l 127.0.0.1:8443 -4 127.0.0.1:4430 -6 [::1]:4430 -v 2"
+
+step "1. The load balancer (at 127.0.0.1) forwards client 198.51.100.7:40000 with PROXY v1"
+echo '  sends: PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n'
+printf '  backend answered: '
+in_ns "$BUILD/tests/pp_client" --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n' \
+    --shut --read --timeout-ms 10000 127.0.0.1:8443
+
+step "2. The load balancer forwards client [2001:db8::7]:40001 with PROXY v2 (binary)"
+echo "  sends: signature, PROXY, TCP6, 36 address bytes"
+printf '  backend answered: '
+in_ns "$BUILD/tests/pp_client" --hex "$SIG 21 21 0024 20010db8000000000000000000000007 00000000000000000000000000000001 9c41 20fb" \
+    --shut --read --timeout-ms 10000 127.0.0.1:8443
+
+step "3. A connection without a PROXY header is refused; nothing reaches the backend"
+echo "  sends: GET / HTTP/1.1"
+in_ns "$BUILD/tests/pp_client" --text 'GET / HTTP/1.1\r\n\r\n' --read --timeout-ms 10000 127.0.0.1:8443 || true
+echo "  connection closed by mmproxy"
+
+# The backend logs its close after the client has its answer: wait for it.
+for i in $(seq 1 50); do
+	[ "$(cat "$TMP"/backend*.log | grep -c '^close')" -ge 2 ] && break
+	sleep 0.1
+done
+step "What the backend saw (it knows nothing of PROXY):"
+cat "$TMP/backend4.log" "$TMP/backend6.log" | sed 's/^/  /'
+step "mmproxy's log (-v 2):"
+grep -v '^spawn' "$TMP/mmproxy.log" | sed 's/^/  /'
+echo

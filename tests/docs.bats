@@ -1,0 +1,84 @@
+#!/usr/bin/env bats
+# README.md, the man page and `mmproxy -h` say the same thing, and the
+# shipped examples work.
+
+load helpers
+
+ROOT=$BATS_TEST_DIRNAME/..
+
+flags_from_help() {
+	"$MMPROXY" -h | sed -n 's/^  -\([a-z0-9-]*\).*/\1/p'
+}
+
+@test "the man page passes mandoc lint (groff -mdoc -ww prints nothing)" {
+	run groff -mdoc -ww -z "$ROOT/man/mmproxy.8"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "every flag in -h is documented in README.md and the man page" {
+	local f
+	for f in $(flags_from_help); do
+		grep -q -- "\`-$f" "$ROOT/README.md" || { echo "README lacks -$f"; return 1; }
+		grep -q -- "^\.It Fl $f\( \|$\)" "$ROOT/man/mmproxy.8" || { echo "man page lacks -$f"; return 1; }
+	done
+}
+
+@test "the man page SYNOPSIS lists the same flags as the usage line" {
+	usage=$("$MMPROXY" -h | sed -n '/^usage:/,/^$/p' | grep -o '\[-[a-z0-9-]*' | tr -d '[' | sort | xargs)
+	synopsis=$(sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' "$ROOT/man/mmproxy.8" | sed -n 's/^\.Op Fl \([a-z0-9-]*\).*/-\1/p' | sort | xargs)
+	echo "usage:    $usage"
+	echo "synopsis: $synopsis"
+	[ -n "$usage" ]
+	[ "$usage" = "$synopsis" ]
+}
+
+@test "the defaults in -h match the README's flag table" {
+	"$MMPROXY" -h | grep -q 'default "0.0.0.0:8443"'
+	grep -q '| `-l addr` | `0.0.0.0:8443` |' "$ROOT/README.md"
+	"$MMPROXY" -h | grep -q 'header to arrive (default 5)'
+	grep -q '| `-header-timeout seconds` | `5` |' "$ROOT/README.md"
+	"$MMPROXY" -h | grep -q 'backlog (default 1024)'
+	grep -q '| `-max-conns n` | `1024` |' "$ROOT/README.md"
+	"$MMPROXY" -h | grep -q 'kept ready (default 8)'
+	grep -q '| `-workers n` | `8` |' "$ROOT/README.md"
+}
+
+@test "README.md opens with the two commands, and .ci/run calls the second" {
+	head -6 "$ROOT/README.md" | grep -q '^sudo make demo '
+	head -6 "$ROOT/README.md" | grep -q '^sudo make check '
+	grep -q '^\s*exec make check$' "$ROOT/.ci/run"
+}
+
+@test "every drop reason in the code is listed in README.md" {
+	local r
+	for r in $(sed -n 's/.*X(\(PP_R\|DROP\)_[A-Z0-9_]*,[[:space:]]*"\([a-z0-9_]*\)").*/\2/p' \
+	    "$ROOT/src/proxy_protocol.h" "$ROOT/src/drop.h"); do
+		[ "$r" = none ] || [ "$r" = v1_on_udp ] || grep -q "\`$r\`" "$ROOT/README.md" || { echo "README lacks $r"; return 1; }
+	done
+}
+
+@test "examples/allowed-subnets is accepted by mmproxy" {
+	ns_setup
+	start_backends echo
+	start_mmproxy -allowed-subnets "$ROOT/examples/allowed-subnets"
+	grep -q "allowed_subnets=$ROOT/examples/allowed-subnets" "$MM_LOG"
+}
+
+@test "examples/mmproxy.service passes systemd-analyze verify" {
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	unit=$BATS_TEST_TMPDIR/mmproxy.service
+	# verify checks that ExecStart's binary exists: point it at this build.
+	sed "s#/usr/local/sbin/mmproxy#$MMPROXY#" "$ROOT/examples/mmproxy.service" >"$unit"
+	# and that its Documentation= man page exists.
+	mkdir -p "$BATS_TEST_TMPDIR/man/man8"
+	cp "$ROOT/man/mmproxy.8" "$BATS_TEST_TMPDIR/man/man8/"
+	MANPATH=$BATS_TEST_TMPDIR/man run systemd-analyze verify "$unit"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -i 'unknown\|invalid' <<<"$output"
+}
+
+teardown() {
+	ns_teardown
+}

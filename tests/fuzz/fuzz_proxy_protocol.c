@@ -1,0 +1,51 @@
+/*
+ * libFuzzer harness for the PROXY parser (make fuzz).  Beyond "no crash,
+ * no sanitizer report", it checks the parser's contract on every input:
+ * a header ends where it says and every shorter prefix of it needs more,
+ * a NEED_MORE size is a real size, and a verdict never depends on bytes
+ * after the header.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy_protocol.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_one(const uint8_t *data, size_t size, enum pp_transport tr)
+{
+	struct pp_header h, h2;
+	enum pp_reason why, why2;
+	enum pp_status st = pp_parse(data, size, tr, &h, &why);
+
+	if (st == PP_NEED_MORE) {
+		if (h.need != 0 && (h.need <= size || h.need > PP_V2_MAX))
+			abort();
+		return;
+	}
+	if (st == PP_INVALID) {
+		if (why == PP_R_NONE)
+			abort();
+		return;
+	}
+	if (h.len == 0 || h.len > size || h.len > PP_V2_MAX)
+		abort();
+	/* The same header alone: same verdict, same length. */
+	if (pp_parse(data, h.len, tr, &h2, &why2) != PP_OK || h2.len != h.len ||
+	    h2.real_endpoints != h.real_endpoints ||
+	    memcmp(&h2.src, &h.src, sizeof(h.src)) != 0)
+		abort();
+	/* One byte short: never a verdict of OK. */
+	if (pp_parse(data, h.len - 1, tr, &h2, &why2) != PP_NEED_MORE)
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_one(data, size, PP_STREAM);
+	check_one(data, size, PP_DGRAM);
+	return 0;
+}
