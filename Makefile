@@ -78,19 +78,19 @@ $(BUILD)/tests/test_subnet: tests/unit/test_subnet.c $(BUILD)/obj/subnet.o $(BUI
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $^
 
-# The whole suite (bats, network namespaces, as root), then again with
-# ASan+UBSan, then a bounded libFuzzer run.  SANITIZE=1 runs the sanitizer
-# pass only.
+# A bounded libFuzzer run of the parser, the whole suite (bats, network
+# namespaces, as root), then the suite again with ASan+UBSan.
+# SANITIZE=1 runs the sanitizer pass only.
 check:
 	@tests/deps.sh
-	$(MAKE) test
 ifneq ($(SANITIZE),1)
-	$(MAKE) test SANITIZE=1
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) test
 endif
+	$(MAKE) test SANITIZE=1
 
 test: all helpers lint-man
-	MMPROXY_BUILD=$(abspath $(BUILD)) bats --print-output-on-failure tests/
+	@tests/run.sh $(if $(filter 1,$(SANITIZE)),asan,tests) $(abspath $(BUILD))
 
 demo: all helpers
 	@contrib/demo.sh $(abspath $(BUILD))

@@ -171,10 +171,16 @@ subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen
 	return 0;
 fail:
 	fclose(fp);
+	subnet_free(list);
+	return -1;
+}
+
+void
+subnet_free(struct subnet_list *list)
+{
 	free(list->v);
 	list->v = NULL;
 	list->n = 0;
-	return -1;
 }
 
 /*

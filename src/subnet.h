@@ -19,6 +19,7 @@ struct subnet_list {
 
 int	subnet_load(const char *path, struct subnet_list *list, char *err,
 	    size_t errlen);
+void	subnet_free(struct subnet_list *list);
 int	subnet_match(const struct subnet_list *list,
 	    const struct sockaddr_storage *peer);
 

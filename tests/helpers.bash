@@ -31,6 +31,19 @@ ns_setup() {
 	nsx ip -6 route add local ::/0 dev lo table 123
 }
 
+# A sanitizer report anywhere (a worker's lands in mmproxy's log) fails
+# the test, even if the client never noticed.
+assert_no_sanitizer_report() {
+	local f
+	for f in "${MM_LOG:-}" "${BE4_LOG:-}" "${BE6_LOG:-}"; do
+		[ -n "$f" ] && [ -f "$f" ] || continue
+		if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+			echo "sanitizer report in $f" >&2
+			return 1
+		fi
+	done
+}
+
 ns_teardown() {
 	[ -n "${NS:-}" ] || return 0
 	local pids i
@@ -41,6 +54,7 @@ ns_teardown() {
 		sleep 0.1
 	done
 	ip netns del "$NS" 2>/dev/null || true
+	assert_no_sanitizer_report
 }
 
 # wait_for DESCRIPTION COMMAND...: poll until COMMAND succeeds.

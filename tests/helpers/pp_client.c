@@ -383,7 +383,7 @@ parallel(const struct sockaddr_storage *ss, socklen_t len, int n,
 			if (r <= 0 || got[i] + (size_t)r > strlen(want[i]) ||
 			    memcmp(buf, want[i] + got[i], (size_t)r) != 0) {
 				fprintf(stderr, "pp_client: connection %d: bad echo\n", i);
-				return 1;
+				exit(1);
 			}
 			got[i] += (size_t)r;
 			if (got[i] == strlen(want[i])) {
@@ -395,6 +395,13 @@ parallel(const struct sockaddr_storage *ss, socklen_t len, int n,
 		}
 	}
 	printf("ok=%d\n", ok);
+	for (i = 0; i < n; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	free(fds);
+	free(got);
+	free(want);
+	free(p);
 	return ok == n ? 0 : 1;
 }
 

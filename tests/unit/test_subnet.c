@@ -49,6 +49,8 @@ load_fails(const char *text, const char *want_in_err)
 	check(r == -1, text, "loaded, want an error");
 	if (r == -1)
 		check(strstr(err, want) != NULL, text, err);
+	else
+		subnet_free(&l);
 	unlink(path);
 }
 
@@ -87,6 +89,9 @@ main(void)
 	check(matches(&l, "::ffff:10.9.9.9"), "v4-mapped", "want match as IPv4");
 	check(matches(&l, "::1"), "::1", "want match");
 	check(!matches(&l, "::2"), "::2", "want no match");
+
+	subnet_free(&l);
+	check(l.v == NULL && l.n == 0, "free", "list not emptied");
 
 	load_fails("10.0.0.1/8\n", ":1: host bits set");
 	load_fails("10.0.0.0/8\nbanana\n", ":2: expected address/prefix");
