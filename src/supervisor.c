@@ -23,7 +23,7 @@
 #include "supervisor.h"
 #include "worker.h"
 
-#define ACCEPT_BACKOFF_MS	100	/* after EMFILE and friends */
+#define BACKOFF_MS		100	/* after EMFILE, ENOBUFS, a failed fork */
 #define STOP_GRACE_MS		5000	/* workers get this long to exit */
 
 enum worker_state { W_IDLE, W_BUSY, W_GONE };
@@ -43,8 +43,9 @@ struct supervisor {
 	size_t			 nw, capw;
 	struct pollfd		*pfd;
 	uint32_t		 next_id;
-	int64_t			 accept_resume_ms;
+	int64_t			 backoff_until_ms;	/* no accept or spawn before */
 	int			 full_logged;
+	int			 spawn_failing;	/* logged once until a spawn works */
 	int			 stopping;	/* workers dying of our SIGTERM */
 };
 
@@ -75,7 +76,16 @@ pool_grow(struct supervisor *s)
 	return 0;
 }
 
-/* Fork one idle worker.  Returns 0, or -1 (logged). */
+static void
+log_spawn_error(struct supervisor *s)
+{
+	if (!s->spawn_failing)
+		log_line(LOG_ERRORS, "spawn error=\"%s\" workers=%zu", strerror(errno),
+		    s->nw);
+	s->spawn_failing = 1;
+}
+
+/* Fork one idle worker.  Returns 0, or -1 (logged once per episode). */
 static int
 pool_spawn(struct supervisor *s)
 {
@@ -83,15 +93,15 @@ pool_spawn(struct supervisor *s)
 	pid_t pid;
 
 	if (s->nw == s->capw && pool_grow(s) == -1) {
-		log_line(LOG_ERRORS, "spawn error=\"%s\"", strerror(errno));
+		log_spawn_error(s);
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_line(LOG_ERRORS, "spawn error=\"%s\"", strerror(errno));
+		log_spawn_error(s);
 		return -1;
 	}
 	if ((pid = fork()) == -1) {
-		log_line(LOG_ERRORS, "spawn error=\"%s\"", strerror(errno));
+		log_spawn_error(s);
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
@@ -104,6 +114,7 @@ pool_spawn(struct supervisor *s)
 	s->w[s->nw].state = W_IDLE;
 	s->w[s->nw].conn_id = 0;
 	s->nw++;
+	s->spawn_failing = 0;
 	log_line(LOG_STATES, "spawn worker=%d workers=%zu", (int)pid, s->nw);
 	return 0;
 }
@@ -123,9 +134,11 @@ pool_fill(struct supervisor *s)
 {
 	size_t idle = pool_idle(s);
 
+	if (ms_until(s->backoff_until_ms) > 0)
+		return;		/* a spawn failed a moment ago */
 	while (idle < s->opt->workers && s->nw < s->opt->max_conns) {
 		if (pool_spawn(s) == -1) {
-			s->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+			s->backoff_until_ms = now_ms() + BACKOFF_MS;
 			return;
 		}
 		idle++;
@@ -270,8 +283,8 @@ accept_some(struct supervisor *s, int lfd)
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			log_line(LOG_ERRORS, "accept error=\"%s\" backoff_ms=%d",
-			    strerror(errno), ACCEPT_BACKOFF_MS);
-			s->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+			    strerror(errno), BACKOFF_MS);
+			s->backoff_until_ms = now_ms() + BACKOFF_MS;
 			return;
 		}
 		/* ECONNABORTED, EPROTO, EPERM (a firewall): that peer only. */
@@ -351,7 +364,7 @@ signals_open(void)
 static int
 poll_build(struct supervisor *s)
 {
-	int accepting = pool_idle(s) > 0 && ms_until(s->accept_resume_ms) == 0;
+	int accepting = pool_idle(s) > 0 && ms_until(s->backoff_until_ms) == 0;
 	unsigned i, L = s->opt->listeners;
 	size_t k;
 
@@ -368,8 +381,9 @@ poll_build(struct supervisor *s)
 	for (k = 0; k < s->nw; k++)
 		s->pfd[1 + L + k] = (struct pollfd){ .fd = s->w[k].ctl,
 		    .events = POLLIN };
-	if (pool_idle(s) > 0 && !accepting)
-		return ms_until(s->accept_resume_ms);
+	/* Backing off (accept or spawn failed): wake up to try again. */
+	if (ms_until(s->backoff_until_ms) > 0)
+		return ms_until(s->backoff_until_ms);
 	return -1;
 }
 

@@ -69,3 +69,17 @@ teardown() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$ALLOWED:2: no subnet in file"* ]]
 }
+
+@test "on a dual-stack listener an IPv4 peer matches an IPv4 subnet" {
+	printf '127.0.0.0/8\n' >"$ALLOWED"
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$MMPROXY" -l '[::]:8443' -4 127.0.0.1:4430 -6 '[::1]:4430' \
+	    -v 2 -allowed-subnets "$ALLOWED" >"$MM_LOG" 2>&1 3>&- &
+	wait_port 8443
+	assert_still_serving
+	# The peer is logged as IPv4, not as ::ffff:127.0.0.1.
+	grep -qE '^accept id=1 peer=127\.0\.0\.1:[0-9]+ ' "$MM_LOG"
+	run nsx "$PP_CLIENT" --text 'PROXY TCP6 2001:db8::9 ::1 40000 8443\r\nsix\n' --shut --read '[::1]:8443'
+	[ -z "$output" ]
+	wait_log '^drop id=2 peer=\[::1\]:[0-9]+ reason=not_allowed$'
+}

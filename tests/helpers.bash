@@ -103,7 +103,8 @@ start_backends() {
 start_mmproxy() {
 	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
 	# Not through nsx: $! must be mmproxy itself, not a subshell.
-	ip netns exec "$NS" "$MMPROXY" -l 127.0.0.1:8443 -4 127.0.0.1:4430 \
+	# MM_WRAP: a command to run it under, such as prlimit.
+	ip netns exec "$NS" ${MM_WRAP:-} "$MMPROXY" -l 127.0.0.1:8443 -4 127.0.0.1:4430 \
 	    -6 '[::1]:4430' -v 2 "$@" >"$MM_LOG" 2>&1 3>&- &
 	MM_PID=$!
 	wait_log '^start '

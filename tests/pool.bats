@@ -56,6 +56,8 @@ teardown() {
 	wait_for "B's answer" grep -qx survivor "$BATS_TEST_TMPDIR/b.out"
 	assert_still_serving
 	kill -0 "$MM_PID"
+	# Logged once for the episode, not every time it retried.
+	[ "$(grep -c '^spawn error=' "$MM_LOG")" -le 2 ]
 }
 
 @test "an idle worker holds only stdio and its channel, not the listener" {
@@ -91,4 +93,23 @@ teardown() {
 	[ "$rc" -eq 0 ]
 	grep -q '^stop signal=TERM workers=8$' "$MM_LOG"
 	processes_gone $workers
+}
+
+@test "out of file descriptors, mmproxy keeps serving once connections end" {
+	# 16 fds: stdio, the listener, the signalfd and about ten workers'
+	# channels.  Fifteen held clients need more workers than that.
+	MM_WRAP="prlimit --nofile=16:16" start_mmproxy -workers 2 -max-conns 100
+	for i in $(seq 1 15); do
+		nsx "$PP_CLIENT" --text "PROXY TCP4 198.51.100.$i 127.0.0.1 40000 8443\\r\\n" --hold-ms 60000 127.0.0.1:8443 3>&- &
+	done
+	wait_log '^spawn error="Too many open files" workers=[0-9]+$'
+	served=$(grep -c '^connect id=' "$MM_LOG")
+	[ "$served" -lt 15 ]
+	wait_for "the rest in the accept queue" eval '[ "$(accept_queue 8443)" -eq $((15 - served)) ]'
+	pkill -f -- "--hold-ms 60000 127.0.0.1:8443"
+	wait_for "all fifteen connections served" eval '[ "$(grep -c "^connect id=" "$MM_LOG")" -eq 15 ]'
+	assert_still_serving
+	kill -0 "$MM_PID"
+	# Logged once for the episode, not every time it retried.
+	[ "$(grep -c '^spawn error=' "$MM_LOG")" -le 2 ]
 }
