@@ -4,6 +4,9 @@
  * flag and exit 2, before anything is opened.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,175 +22,143 @@
 struct flag {
 	const char	*name;
 	const char	*arg;		/* NULL: takes no value */
-	void		(*set)(struct options *, const char *name, const char *val);
-	const char	*help;
+	void		(*set)(struct options *, const struct flag *,
+			    const char *val);
+	/* Numeric flags: an unsigned field of struct options and its range. */
+	size_t		 field;
+	unsigned	 min, max;
+	int		 base;		/* 0: also 0x hex, as Go's flag package */
 	int		 ours;		/* not one of go-mmproxy's flags */
+	const char	*help;
 };
 
-static unsigned long long
-parse_number(const char *name, const char *val, int base,
-    unsigned long long min, unsigned long long max)
+#define NUMBER(member, lo, hi, b) \
+	set_number, offsetof(struct options, member), lo, hi, b
+
+_Static_assert(UINT_MAX >= UINT32_MAX, "-mark needs a 32-bit unsigned");
+
+static void
+set_number(struct options *o, const struct flag *f, const char *val)
 {
 	unsigned long long v;
 	char *end;
 
-	if (val[0] == '-' || val[0] == '+' || val[0] == '\0' || val[0] == ' ')
-		usage_error("-%s: invalid value \"%s\": want a whole number "
-		    "from %llu to %llu", name, val, min, max);
 	errno = 0;
-	v = strtoull(val, &end, base);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
+	v = strtoull(val, &end, f->base);
+	/* strtoull accepts a sign and leading blanks: we do not. */
+	if (val[0] < '0' || val[0] > '9' || errno != 0 || *end != '\0' ||
+	    v < f->min || v > f->max)
 		usage_error("-%s: invalid value \"%s\": want a whole number "
-		    "from %llu to %llu", name, val, min, max);
-	return v;
+		    "from %u to %u", f->name, val, f->min, f->max);
+	memcpy((char *)o + f->field, &(unsigned){ (unsigned)v },
+	    sizeof(unsigned));
 }
 
 static void
-set_listen(struct options *o, const char *name, const char *val)
+set_verbose(struct options *o, const struct flag *f, const char *val)
 {
-	if (addr_parse_hostport(val, &o->listen) == -1)
-		usage_error("-%s: invalid address \"%s\": want IPv4:port or "
-		    "[IPv6]:port", name, val);
-}
-
-static void
-set_target4(struct options *o, const char *name, const char *val)
-{
-	if (addr_parse_hostport(val, &o->target4) == -1 ||
-	    o->target4.ss_family != AF_INET)
-		usage_error("-%s: invalid address \"%s\": want IPv4:port",
-		    name, val);
-}
-
-static void
-set_target6(struct options *o, const char *name, const char *val)
-{
-	if (addr_parse_hostport(val, &o->target6) == -1 ||
-	    o->target6.ss_family != AF_INET6)
-		usage_error("-%s: invalid address \"%s\": want [IPv6]:port",
-		    name, val);
-}
-
-static void
-set_proto(struct options *o, const char *name, const char *val)
-{
-	if (strcmp(val, "tcp") == 0)
-		o->udp = 0;
-	else if (strcmp(val, "udp") == 0)
-		usage_error("-%s: \"udp\" is not supported yet by this version",
-		    name);
-	else
-		usage_error("-%s: invalid protocol \"%s\": want tcp or udp",
-		    name, val);
-}
-
-static void
-set_verbose(struct options *o, const char *name, const char *val)
-{
+	set_number(o, f, val);
 	/* go-mmproxy takes any level; above 2 means everything. */
-	o->verbose = (int)parse_number(name, val, 10, 0, 1000);
 	if (o->verbose > 2)
 		o->verbose = 2;
 }
 
 static void
-set_mark(struct options *o, const char *name, const char *val)
+set_listen(struct options *o, const struct flag *f, const char *val)
 {
-	o->mark = (uint32_t)parse_number(name, val, 0, 0, UINT32_MAX);
+	if (addr_parse_hostport(val, &o->listen) == -1)
+		usage_error("-%s: invalid address \"%s\": want IPv4:port or "
+		    "[IPv6]:port", f->name, val);
 }
 
 static void
-set_listeners(struct options *o, const char *name, const char *val)
+set_target4(struct options *o, const struct flag *f, const char *val)
 {
-	o->listeners = (unsigned)parse_number(name, val, 10, 1, LISTENERS_MAX);
+	if (addr_parse_hostport(val, &o->target4) == -1 ||
+	    o->target4.ss_family != AF_INET)
+		usage_error("-%s: invalid address \"%s\": want IPv4:port",
+		    f->name, val);
 }
 
 static void
-set_allowed(struct options *o, const char *name, const char *val)
+set_target6(struct options *o, const struct flag *f, const char *val)
+{
+	if (addr_parse_hostport(val, &o->target6) == -1 ||
+	    o->target6.ss_family != AF_INET6)
+		usage_error("-%s: invalid address \"%s\": want [IPv6]:port",
+		    f->name, val);
+}
+
+static void
+set_proto(struct options *o, const struct flag *f, const char *val)
+{
+	if (strcmp(val, "tcp") == 0)
+		o->udp = 0;
+	else if (strcmp(val, "udp") == 0)
+		usage_error("-%s: \"udp\" is not supported yet by this version",
+		    f->name);
+	else
+		usage_error("-%s: invalid protocol \"%s\": want tcp or udp",
+		    f->name, val);
+}
+
+static void
+set_allowed(struct options *o, const struct flag *f, const char *val)
 {
 	if (val[0] == '\0')
-		usage_error("-%s: empty path", name);
+		usage_error("-%s: empty path", f->name);
 	o->allowed_subnets_path = val;
 }
 
 static void
-set_close_after(struct options *o, const char *name, const char *val)
+show_help(struct options *o, const struct flag *f, const char *val)
 {
-	o->close_after = (unsigned)parse_number(name, val, 10, 0, SECONDS_MAX);
-}
-
-static void
-set_header_timeout(struct options *o, const char *name, const char *val)
-{
-	o->header_timeout = (unsigned)parse_number(name, val, 10, 1, 3600);
-}
-
-static void
-set_dial_timeout(struct options *o, const char *name, const char *val)
-{
-	o->dial_timeout = (unsigned)parse_number(name, val, 10, 1, 3600);
-}
-
-static void
-set_workers(struct options *o, const char *name, const char *val)
-{
-	o->workers = (unsigned)parse_number(name, val, 10, 1, WORKERS_MAX);
-}
-
-static void
-set_max_conns(struct options *o, const char *name, const char *val)
-{
-	o->max_conns = (unsigned)parse_number(name, val, 10, 1, MAX_CONNS_MAX);
-}
-
-static void
-show_help(struct options *o, const char *name, const char *val)
-{
-	(void)o, (void)name, (void)val;
+	(void)o, (void)f, (void)val;
 	flags_usage();
 	exit(0);
 }
 
 static void
-show_version(struct options *o, const char *name, const char *val)
+show_version(struct options *o, const struct flag *f, const char *val)
 {
-	(void)o, (void)name, (void)val;
+	(void)o, (void)f, (void)val;
 	printf("mmproxy %s\n", MMPROXY_VERSION);
 	exit(0);
 }
 
-/* Sorted; the first group are go-mmproxy's flags, with its meanings. */
+/* go-mmproxy's flags first, with its meanings; then ours.  Sorted in each. */
 static const struct flag flags[] = {
-	{ "4", "addr", set_target4,
-	  "Address IPv4 traffic is forwarded to (default \"127.0.0.1:443\")", 0 },
-	{ "6", "addr", set_target6,
-	  "Address IPv6 traffic is forwarded to (default \"[::1]:443\")", 0 },
-	{ "allowed-subnets", "file", set_allowed,
-	  "File of allowed proxy subnets, one CIDR a line (default: all)", 0 },
-	{ "close-after", "seconds", set_close_after,
-	  "Seconds after which an idle UDP flow is closed (default 60)", 0 },
-	{ "l", "addr", set_listen,
-	  "Address the proxy listens on (default \"0.0.0.0:8443\")", 0 },
-	{ "listeners", "n", set_listeners,
-	  "Number of SO_REUSEPORT listening sockets (default 1)", 0 },
-	{ "mark", "n", set_mark,
-	  "Mark set on outbound packets (SO_MARK; default 0: none)", 0 },
-	{ "p", "proto", set_proto,
-	  "Protocol proxied: tcp or udp (default \"tcp\")", 0 },
-	{ "v", "level", set_verbose,
-	  "0: no per-connection logs; 1: errors; 2: every state change", 0 },
-	/* Ours. */
-	{ "dial-timeout", "seconds", set_dial_timeout,
-	  "Seconds to wait for the upstream connect (default 10)", 1 },
-	{ "h", NULL, show_help, "Print this help and exit", 1 },
-	{ "header-timeout", "seconds", set_header_timeout,
-	  "Seconds from accept for the PROXY header to arrive (default 5)", 1 },
-	{ "help", NULL, show_help, NULL, 1 },
-	{ "max-conns", "n", set_max_conns,
-	  "Connections served at once; more wait in the backlog (default 1024)", 1 },
-	{ "version", NULL, show_version, "Print the version and exit", 1 },
-	{ "workers", "n", set_workers,
-	  "Idle worker processes kept ready (default 8)", 1 },
+	{ "4", "addr", set_target4, 0, 0, 0, 0, 0,
+	  "Address IPv4 traffic is forwarded to (default \"127.0.0.1:443\")" },
+	{ "6", "addr", set_target6, 0, 0, 0, 0, 0,
+	  "Address IPv6 traffic is forwarded to (default \"[::1]:443\")" },
+	{ "allowed-subnets", "file", set_allowed, 0, 0, 0, 0, 0,
+	  "File of allowed proxy subnets, one CIDR a line (default: all)" },
+	{ "close-after", "seconds", NUMBER(close_after, 0, SECONDS_MAX, 10), 0,
+	  "Seconds after which an idle UDP flow is closed (default 60)" },
+	{ "l", "addr", set_listen, 0, 0, 0, 0, 0,
+	  "Address the proxy listens on (default \"0.0.0.0:8443\")" },
+	{ "listeners", "n", NUMBER(listeners, 1, LISTENERS_MAX, 10), 0,
+	  "Number of SO_REUSEPORT listening sockets (default 1)" },
+	{ "mark", "n", NUMBER(mark, 0, UINT32_MAX, 0), 0,
+	  "Mark set on outbound packets (SO_MARK; default 0: none)" },
+	{ "p", "proto", set_proto, 0, 0, 0, 0, 0,
+	  "Protocol proxied: tcp or udp (default \"tcp\")" },
+	{ "v", "level", set_verbose, offsetof(struct options, verbose), 0, 1000,
+	  10, 0, "0: no per-connection logs; 1: errors; 2: every state change" },
+
+	{ "dial-timeout", "seconds", NUMBER(dial_timeout, 1, 3600, 10), 1,
+	  "Seconds to wait for the upstream connect (default 10)" },
+	{ "h", NULL, show_help, 0, 0, 0, 0, 1, "Print this help and exit" },
+	{ "header-timeout", "seconds", NUMBER(header_timeout, 1, 3600, 10), 1,
+	  "Seconds from accept for the PROXY header to arrive (default 5)" },
+	{ "help", NULL, show_help, 0, 0, 0, 0, 1, NULL },
+	{ "max-conns", "n", NUMBER(max_conns, 1, MAX_CONNS_MAX, 10), 1,
+	  "Connections served at once; more wait in the backlog (default 1024)" },
+	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
+	  "Print the version and exit" },
+	{ "workers", "n", NUMBER(workers, 1, WORKERS_MAX, 10), 1,
+	  "Idle worker processes kept ready (default 8)" },
 };
 
 void
@@ -275,7 +246,7 @@ flags_parse(int argc, char **argv, struct options *opt)
 			val = argv[++i];
 		else
 			usage_error("-%s needs a value (%s)", f->name, f->arg);
-		f->set(opt, f->name, val);
+		f->set(opt, f, val);
 	}
 	if (opt->workers > opt->max_conns)
 		opt->workers = opt->max_conns;

@@ -63,7 +63,7 @@ main(int argc, char **argv)
 
 	stdio_ensure_open();
 	flags_parse(argc, argv, &opt);
-	log_init(opt.verbose);
+	log_init((int)opt.verbose);
 	allowed_subnets_load(&opt);
 	/* A write to a vanished peer must be an EPIPE, not a death. */
 	signal(SIGPIPE, SIG_IGN);

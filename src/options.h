@@ -15,8 +15,8 @@ struct options {
 	struct sockaddr_storage	 target4;
 	struct sockaddr_storage	 target6;
 	int			 udp;		/* -p udp */
-	int			 verbose;
-	uint32_t		 mark;
+	unsigned		 verbose;
+	unsigned		 mark;		/* SO_MARK, 32 bits */
 	unsigned		 listeners;
 	const char		*allowed_subnets_path;
 	struct subnet_list	 allowed;	/* used when path != NULL */

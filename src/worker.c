@@ -106,9 +106,13 @@ header_read(struct conn *c, struct header_buf *b, int64_t deadline,
 			conn_drop(c, drop_str(DROP_HEADER_TIMEOUT), 0);
 			return -1;
 		}
-		if (n == -1 && errno == EINTR)
+		if (n == -1 && errno != EINTR) {
+			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
+			return -1;
+		}
+		if (n == -1)
 			continue;
-		n = n == -1 ? -1 : read(c->client, b->p + b->len, b->cap - b->len);
+		n = read(c->client, b->p + b->len, b->cap - b->len);
 		if (n == 0) {
 			conn_drop(c, drop_str(DROP_HEADER_EOF), 0);
 			return -1;

@@ -50,3 +50,9 @@ teardown() {
 	[[ "$output" =~ ^hello\ 127\.0\.0\.1:[0-9]+$ ]]
 	wait_log '^header id=2 .*addresses=none'
 }
+
+@test "v1 TCP6 source port 0 is dialled from an ephemeral port" {
+	run pp --text 'PROXY TCP6 2001:db8::9 ::1 0 8443\r\n' --shut --read
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^hello\ \[2001:db8::9\]:[1-9][0-9]*$ ]]
+}
