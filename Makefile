@@ -21,6 +21,7 @@ BUILD	?= build
 endif
 
 SRCS = \
+	src/activation.c \
 	src/addr.c \
 	src/crc32c.c \
 	src/dial.c \
@@ -45,6 +46,7 @@ PARSER_SRCS = \
 HELPERS = \
 	$(BUILD)/tests/backend \
 	$(BUILD)/tests/pp_client \
+	$(BUILD)/tests/syslog_sink \
 	$(BUILD)/tests/test_proxy_protocol \
 	$(BUILD)/tests/test_subnet
 

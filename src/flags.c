@@ -69,6 +69,14 @@ set_listen(struct options *o, const struct flag *f, const char *val)
 	if (addr_parse_hostport(val, &o->listen) == -1)
 		usage_error("-%s: invalid address \"%s\": want IPv4:port or "
 		    "[IPv6]:port", f->name, val);
+	o->listen_set = 1;
+}
+
+static void
+set_inetd(struct options *o, const struct flag *f, const char *val)
+{
+	(void)f, (void)val;
+	o->inetd = 1;
 }
 
 static void
@@ -153,6 +161,8 @@ static const struct flag flags[] = {
 	{ "header-timeout", "seconds", NUMBER(header_timeout, 1, 3600, 10), 1,
 	  "Seconds from accept for the PROXY header to arrive (default 5)" },
 	{ "help", NULL, show_help, 0, 0, 0, 0, 1, NULL },
+	{ "inetd", NULL, set_inetd, 0, 0, 0, 0, 1,
+	  "Serve the one connection on standard input (xinetd, tcpserver)" },
 	{ "max-conns", "n", NUMBER(max_conns, 1, MAX_CONNS_MAX, 10), 1,
 	  "Connections served at once; more wait in the backlog (default 1024)" },
 	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
@@ -170,7 +180,7 @@ flags_usage(void)
 	    "               [-close-after seconds] [-dial-timeout seconds]\n"
 	    "               [-header-timeout seconds] [-l addr] [-listeners n] "
 	    "[-mark n]\n"
-	    "               [-max-conns n] [-p tcp | udp] [-v level] "
+	    "               [-inetd] [-max-conns n] [-p tcp | udp] [-v level] "
 	    "[-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {

@@ -3,11 +3,13 @@
  * with one write(2) so lines from many workers sharing stderr never
  * interleave.  The level is set once before any fork and only read after.
  */
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -15,6 +17,32 @@
 #define LOG_LINE_MAX	1024
 
 static int log_verbose;
+static int log_to_syslog;
+
+/*
+ * Choose where lines go, before anything is printed.  Under xinetd, fds 0,
+ * 1 and 2 are all the client's socket (HAZARDS 10): a line on stderr would
+ * go to the peer.  When stderr is a network socket, log to syslog(3).
+ * journald's stderr is a unix socket and s6-log's a pipe: those stay.
+ */
+void
+log_open(void)
+{
+	int domain = -1;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(STDERR_FILENO, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	    (domain == AF_INET || domain == AF_INET6)) {
+		openlog("mmproxy", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		log_to_syslog = 1;
+	}
+}
+
+int
+log_is_syslog(void)
+{
+	return log_to_syslog;
+}
 
 void
 log_init(int verbose)
@@ -40,7 +68,8 @@ written(int m, size_t room)
 }
 
 static void
-log_vwrite(const char *prefix, const char *fmt, va_list ap, const char *suffix)
+log_vwrite(int prio, const char *prefix, const char *fmt, va_list ap,
+    const char *suffix)
 {
 	char line[LOG_LINE_MAX + 1];	/* one more for the newline */
 	size_t len = 0;
@@ -51,6 +80,11 @@ log_vwrite(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 	    LOG_LINE_MAX - len);
 	len += written(snprintf(line + len, LOG_LINE_MAX - len, "%s", suffix),
 	    LOG_LINE_MAX - len);
+	if (log_to_syslog) {
+		line[len] = '\0';
+		syslog(prio, "%s", line);
+		return;
+	}
 	line[len++] = '\n';
 	/* A log line must not be lost to a signal. */
 	do {
@@ -67,7 +101,8 @@ log_line(int level, const char *fmt, ...)
 	if (!log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	log_vwrite("", fmt, ap, "");
+	log_vwrite(level == LOG_ALWAYS ? LOG_NOTICE : level == LOG_ERRORS ?
+	    LOG_WARNING : LOG_INFO, "", fmt, ap, "");
 	va_end(ap);
 	errno = saved;
 }
@@ -80,7 +115,7 @@ fatal(const char *fmt, ...)
 
 	snprintf(suffix, sizeof(suffix), ": %s", strerror(errno));
 	va_start(ap, fmt);
-	log_vwrite("mmproxy: ", fmt, ap, suffix);
+	log_vwrite(LOG_ERR, "mmproxy: ", fmt, ap, suffix);
 	va_end(ap);
 	exit(1);
 }
@@ -91,7 +126,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite("mmproxy: ", fmt, ap, "");
+	log_vwrite(LOG_ERR, "mmproxy: ", fmt, ap, "");
 	va_end(ap);
 	exit(1);
 }
@@ -102,7 +137,7 @@ usage_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite("mmproxy: ", fmt, ap, " (see mmproxy -h)");
+	log_vwrite(LOG_ERR, "mmproxy: ", fmt, ap, " (see mmproxy -h)");
 	va_end(ap);
 	exit(2);
 }

@@ -5,7 +5,10 @@
 #define LOG_ALWAYS	0	/* startup, shutdown, fatal errors */
 #define LOG_ERRORS	1	/* per-connection errors and drops */
 #define LOG_STATES	2	/* every state change of a connection */
+/* (syslog.h's LOG_* priorities are different names: LOG_ERR, LOG_INFO...) */
 
+void	log_open(void);
+int	log_is_syslog(void);
 void	log_init(int verbose);
 int	log_enabled(int level);
 void	log_line(int level, const char *fmt, ...)

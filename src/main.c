@@ -4,13 +4,16 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
 #include "options.h"
 #include "supervisor.h"
+#include "worker.h"
 
 /*
  * Started with fd 0, 1 or 2 closed, our first sockets would take those
@@ -41,17 +44,23 @@ allowed_subnets_load(struct options *opt)
 }
 
 static void
-log_start(const struct options *opt)
+log_start(const struct options *opt, const struct launch *l)
 {
-	char l[ADDR_STRLEN], t4[ADDR_STRLEN], t6[ADDR_STRLEN];
+	char lis[ADDR_STRLEN + ACTIVATION_NAMES_MAX], t4[ADDR_STRLEN],
+	    t6[ADDR_STRLEN];
 
-	addr_format(&opt->listen, l, sizeof(l));
+	if (l->mode == LAUNCH_SYSTEMD_LISTEN)
+		snprintf(lis, sizeof(lis), "systemd%s%s", l->names[0] ? ":" : "",
+		    l->names);
+	else
+		addr_format(&opt->listen, lis, sizeof(lis));
 	addr_format(&opt->target4, t4, sizeof(t4));
 	addr_format(&opt->target6, t6, sizeof(t6));
-	log_line(LOG_ALWAYS, "start version=%s listen=%s proto=tcp listeners=%u "
-	    "target4=%s target6=%s allowed_subnets=%s header_timeout=%u "
-	    "workers=%u max_conns=%u", MMPROXY_VERSION, l, opt->listeners,
-	    t4, t6, opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
+	log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s proto=tcp "
+	    "listeners=%u target4=%s target6=%s allowed_subnets=%s "
+	    "header_timeout=%u workers=%u max_conns=%u", MMPROXY_VERSION,
+	    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
+	    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
 	    opt->header_timeout, opt->workers, opt->max_conns);
 }
 
@@ -59,15 +68,28 @@ int
 main(int argc, char **argv)
 {
 	static struct options opt;
-	static int listeners[LISTENERS_MAX];
+	static struct launch launch;
 
 	stdio_ensure_open();
+	log_open();
 	flags_parse(argc, argv, &opt);
 	log_init((int)opt.verbose);
 	allowed_subnets_load(&opt);
 	/* A write to a vanished peer must be an EPIPE, not a death. */
 	signal(SIGPIPE, SIG_IGN);
-	listeners_open(&opt, listeners);
-	log_start(&opt);
-	supervisor_run(&opt, listeners);
+	activation_detect(&opt, &launch);
+	switch (launch.mode) {
+	case LAUNCH_SYSTEMD_ACCEPT:
+	case LAUNCH_INETD:
+		return worker_serve_one(&opt, launch.conn,
+		    activation_mode_str(launch.mode));
+	case LAUNCH_SYSTEMD_LISTEN:
+		break;
+	case LAUNCH_STANDALONE:
+		listeners_open(&opt, launch.fds);
+		launch.nfds = opt.listeners;
+		break;
+	}
+	log_start(&opt, &launch);
+	supervisor_run(&opt, launch.fds, launch.nfds);
 }

@@ -12,6 +12,8 @@
 
 struct options {
 	struct sockaddr_storage	 listen;
+	int			 listen_set;	/* -l given */
+	int			 inetd;		/* -inetd */
 	struct sockaddr_storage	 target4;
 	struct sockaddr_storage	 target6;
 	int			 udp;		/* -p udp */

@@ -38,6 +38,7 @@ struct worker_slot {
 struct supervisor {
 	const struct options	*opt;
 	const int		*listeners;
+	unsigned		 nlisteners;
 	int			 sigfd;
 	struct worker_slot	*w;
 	size_t			 nw, capw;
@@ -69,7 +70,7 @@ pool_grow(struct supervisor *s)
 	if ((w = realloc(s->w, cap * sizeof(*w))) == NULL)
 		return -1;
 	s->w = w;
-	if ((p = realloc(s->pfd, (cap + 1 + s->opt->listeners) * sizeof(*p))) == NULL)
+	if ((p = realloc(s->pfd, (cap + 1 + s->nlisteners) * sizeof(*p))) == NULL)
 		return -1;
 	s->pfd = p;
 	s->capw = cap;
@@ -303,7 +304,7 @@ supervisor_stop(struct supervisor *s, int sig)
 	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu", sigabbrev_np(sig),
 	    s->nw);
 	s->stopping = 1;
-	for (i = 0; i < s->opt->listeners; i++)
+	for (i = 0; i < s->nlisteners; i++)
 		close(s->listeners[i]);
 	for (k = 0; k < s->nw; k++) {
 		kill(s->w[k].pid, SIGTERM);
@@ -365,7 +366,7 @@ static int
 poll_build(struct supervisor *s)
 {
 	int accepting = pool_idle(s) > 0 && ms_until(s->backoff_until_ms) == 0;
-	unsigned i, L = s->opt->listeners;
+	unsigned i, L = s->nlisteners;
 	size_t k;
 
 	if (!accepting && s->nw >= s->opt->max_conns && !s->full_logged) {
@@ -388,13 +389,16 @@ poll_build(struct supervisor *s)
 }
 
 /*
- * Run the pool and the accept loop until SIGTERM, SIGINT or SIGHUP.
+ * Run the pool and the accept loop on nlisteners listening sockets until
+ * SIGTERM, SIGINT or SIGHUP.
  */
 void
-supervisor_run(const struct options *opt, const int *listeners)
+supervisor_run(const struct options *opt, const int *listeners,
+    unsigned nlisteners)
 {
-	struct supervisor s = { .opt = opt, .listeners = listeners };
-	unsigned i, L = opt->listeners;
+	struct supervisor s = { .opt = opt, .listeners = listeners,
+	    .nlisteners = nlisteners };
+	unsigned i, L = nlisteners;
 
 	s.sigfd = signals_open();
 	if (pool_grow(&s) == -1)

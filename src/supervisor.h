@@ -4,7 +4,7 @@
 
 #include "options.h"
 
-void	supervisor_run(const struct options *opt, const int *listeners)
-	    __attribute__((noreturn));
+void	supervisor_run(const struct options *opt, const int *listeners,
+	    unsigned nlisteners) __attribute__((noreturn));
 
 #endif

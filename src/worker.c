@@ -193,11 +193,13 @@ conn_init(struct conn *c, int client, uint32_t id)
 /*
  * Serve one accepted connection: header, dial, relay.  Closes client.
  * Every way it can end is logged; none of them is fatal to the process.
+ * Returns how it ended.
  */
-void
+enum serve_result
 worker_serve(const struct options *opt, int client, uint32_t id,
     int64_t accepted_ms)
 {
+	enum serve_result result = SERVE_DROPPED;
 	const struct sockaddr_storage *target;
 	struct header_buf b = { .cap = HEADER_SMALL };
 	struct relay_result res;
@@ -220,6 +222,7 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 	if (up == -1) {
 		conn_drop(&c, drop_str(errno == ETIMEDOUT ? DROP_DIAL_TIMEOUT :
 		    DROP_DIAL_FAILED), errno);
+		result = SERVE_UPSTREAM_FAILED;
 		goto out;
 	}
 	log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s", c.id,
@@ -227,10 +230,47 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len, &res);
 	log_close(&c, rc, &res);
 	close(up);
+	result = SERVE_RELAYED;
 out:
 	if (b.p != b.small)
 		free(b.p);
 	close(client);
+	return result;
+}
+
+/*
+ * Serve the one connection we were started with (systemd Accept=yes, or
+ * inetd style on fd 0), in this process, through worker_serve() like any
+ * other.  mode names the launch mode for the log.
+ * Returns the exit status: 0 when it was relayed or dropped for the
+ * client's fault (so scanners do not pile up failed units), 1 when the
+ * backend could not be reached or the socket is unusable.
+ */
+int
+worker_serve_one(const struct options *opt, int client, const char *mode)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	char peer_s[ADDR_STRLEN];
+	uint32_t id = (uint32_t)getpid();	/* one connection per process */
+
+	if (getpeername(client, (struct sockaddr *)&peer, &len) == -1) {
+		log_line(LOG_ERRORS, "drop id=%u reason=%s error=\"%s\"", id,
+		    drop_str(DROP_READ_ERROR), strerror(errno));
+		return 1;
+	}
+	addr_unmap(&peer);
+	addr_format(&peer, peer_s, sizeof(peer_s));
+	if (opt->allowed_subnets_path != NULL &&
+	    !subnet_match(&opt->allowed, &peer)) {
+		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
+		    drop_str(DROP_NOT_ALLOWED));
+		close(client);
+		return 0;
+	}
+	log_line(LOG_STATES, "accept id=%u peer=%s mode=%s", id, peer_s, mode);
+	return worker_serve(opt, client, id, now_ms()) ==
+	    SERVE_UPSTREAM_FAILED ? 1 : 0;
 }
 
 /*

@@ -6,8 +6,15 @@
 
 #include "options.h"
 
-void	worker_serve(const struct options *opt, int client, uint32_t id,
-	    int64_t accepted_ms);
+enum serve_result {
+	SERVE_RELAYED,		/* header, dial and relay done */
+	SERVE_DROPPED,		/* the client's fault: bad header, too slow... */
+	SERVE_UPSTREAM_FAILED,	/* the backend could not be reached */
+};
+
+enum serve_result	worker_serve(const struct options *opt, int client,
+			    uint32_t id, int64_t accepted_ms);
+int	worker_serve_one(const struct options *opt, int client, const char *mode);
 void	worker_main(int ctl, const struct options *opt)
 	    __attribute__((noreturn));
 
