@@ -79,26 +79,20 @@ two_clients_seen() {
 	need xinetd xinetd
 	conf=$BATS_TEST_TMPDIR/xinetd.conf
 	SYSLOG=$BATS_TEST_TMPDIR/syslog
+	# examples/xinetd/mmproxy as shipped, with this test's port and paths.
 	cat >"$conf" <<-CONF
 	defaults
 	{
-		log_type = FILE $BATS_TEST_TMPDIR/xinetd.log
-	}
-	service mmproxy-test
-	{
-		type		= UNLISTED
-		flags		= IPv4
-		socket_type	= stream
-		protocol	= tcp
-		wait		= no
-		bind		= 127.0.0.1
-		port		= 8443
-		user		= root
-		server		= $MMPROXY
-		server_args	= ${ARGS[*]}
-		log_on_success	+= PID EXIT
+		log_type	= FILE $BATS_TEST_TMPDIR/xinetd.log
+		log_on_success	= PID EXIT
 	}
 	CONF
+	sed -e 's/= 2222$/= 8443/' -e 's/= 0\.0\.0\.0$/= 127.0.0.1/' \
+	    -e "s#= /usr/local/sbin/mmproxy\$#= $MMPROXY#" \
+	    -e "s#^\(\tserver_args\t= \).*#\1${ARGS[*]}#" \
+	    "$ROOT/examples/xinetd/mmproxy" >>"$conf"
+	grep -q "port		= 8443" "$conf"
+	grep -q "server_args	= -v 2 " "$conf"
 	# A private /dev (mount namespace) whose /dev/log is our own sink, so
 	# the host's syslog is neither needed nor touched.
 	unshare -m bash -c '
@@ -116,7 +110,7 @@ two_clients_seen() {
 	wait_log 'mmproxy\[[0-9]+\]: close id=[0-9]+ .*src=198\.51\.100\.1:40001 .*end=eof$' "$SYSLOG"
 	wait_log 'mmproxy\[[0-9]+\]: close id=[0-9]+ .*src=\[2001:db8::2\]:40002 .*end=eof$' "$SYSLOG"
 	grep -qE '^<30>.*mmproxy\[[0-9]+\]: accept id=[0-9]+ peer=127\.0\.0\.1:[0-9]+ mode=inetd$' "$SYSLOG"
-	wait_for "two clean exits" eval '[ "$(grep -c "EXIT: mmproxy-test status=0" "$BATS_TEST_TMPDIR/xinetd.log")" -eq 2 ]'
+	wait_for "two clean exits" eval '[ "$(grep -c "EXIT: mmproxy status=0" "$BATS_TEST_TMPDIR/xinetd.log")" -eq 2 ]'
 }
 
 @test "the s6 example run script serves connections through tcpserver" {

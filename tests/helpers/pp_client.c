@@ -16,6 +16,7 @@
  *     --read           read until EOF and print what came back
  *     --hold-ms N      keep the connection open N ms before reading
  *     --timeout-ms N   give up reading after N ms (default 30000): exit 3
+ *     --bind IP        connect from this source address
  *     --parallel N     open N connections, each with a v1 header from
  *                      --src IP and source port --port-base + i, then
  *                      check every echo; prints ok=N
@@ -195,6 +196,8 @@ parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return -1;
 }
 
+static const char *bind_ip;
+
 static int
 dial(const struct sockaddr_storage *ss, socklen_t len)
 {
@@ -202,6 +205,17 @@ dial(const struct sockaddr_storage *ss, socklen_t len)
 
 	if (fd == -1)
 		die("socket");
+	if (bind_ip != NULL) {
+		struct sockaddr_storage b;
+		socklen_t bl;
+		char spec[80];
+
+		snprintf(spec, sizeof(spec), "%s:0", bind_ip);
+		if (parse_addr(spec, &b, &bl) == -1)
+			diex("bad --bind address");
+		if (bind(fd, (struct sockaddr *)&b, bl) == -1)
+			die("bind");
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)ss, len) == -1)
 		die("connect");
@@ -441,6 +455,8 @@ main(int argc, char **argv)
 			timeout = atoi(argv[++i]);
 		else if (strcmp(a, "--parallel") == 0)
 			npar = atoi(argv[++i]);
+		else if (strcmp(a, "--bind") == 0)
+			bind_ip = argv[++i];
 		else if (strcmp(a, "--src") == 0)
 			src = argv[++i];
 		else if (strcmp(a, "--port-base") == 0)

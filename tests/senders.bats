@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# Real load balancers as PROXY senders, with the example configs.  Two
+# hosts: the load balancer's namespace (a client on 198.51.100.20 and
+# HAProxy or NGINX) and mmproxy's (mmproxy and the backend), joined by a
+# veth pair on 192.0.2.0/24.  The backend must see 198.51.100.20.
+
+load helpers
+
+ROOT=$BATS_TEST_DIRNAME/..
+
+setup() {
+	ns_setup
+	LB=$NS-lb
+	ip netns add "$LB"
+	ip -n "$LB" link set lo up
+	ip -n "$NS" link add mm0 type veth peer name lb0 netns "$LB"
+	ip -n "$NS" addr add 192.0.2.2/24 dev mm0
+	ip -n "$LB" addr add 192.0.2.1/24 dev lb0
+	ip -n "$LB" addr add 198.51.100.20/32 dev lo
+	ip -n "$NS" link set mm0 up
+	ip -n "$LB" link set lb0 up
+	start_backends hello
+	printf '192.0.2.0/24\n' >"$BATS_TEST_TMPDIR/allowed"
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$MMPROXY" -l 192.0.2.2:8443 -4 127.0.0.1:4430 \
+	    -6 '[::1]:4430' -v 2 -allowed-subnets "$BATS_TEST_TMPDIR/allowed" \
+	    >"$MM_LOG" 2>&1 3>&- &
+	wait_log '^start '
+	wait_port 8443
+}
+
+teardown() {
+	local pids i
+	for i in $(seq 1 50); do
+		pids=$(ip netns pids "$LB" 2>/dev/null)
+		[ -z "$pids" ] && break
+		kill -9 $pids 2>/dev/null || true
+		sleep 0.1
+	done
+	ip netns del "$LB" 2>/dev/null || true
+	ns_teardown
+}
+
+need() {
+	command -v "$1" >/dev/null || skip "$1 is not installed (apt-get install $2)"
+}
+
+lb_listening() {
+	[ -n "$(ip netns exec "$LB" ss -Htln 'sport = :8000')" ]
+}
+
+# A plain client (no PROXY: the balancer adds it) on the client address.
+client_through_lb() {
+	run ip netns exec "$LB" "$PP_CLIENT" --bind 198.51.100.20 --text 'through the balancer\n' \
+	    --shut --read 127.0.0.1:8000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^hello\ 198\.51\.100\.20:([0-9]+)$ ]]
+	[ "${lines[1]}" = "through the balancer" ]
+	backend_saw "198\.51\.100\.20:${BASH_REMATCH[1]}"
+}
+
+@test "HAProxy with examples/haproxy.cfg (send-proxy-v2): the backend sees the real client" {
+	need haproxy haproxy
+	cfg=$BATS_TEST_TMPDIR/haproxy.cfg
+	sed -e 's/bind :25565/bind 127.0.0.1:8000/' \
+	    -e 's/10\.0\.0\.5:25565/192.0.2.2:8443/' "$ROOT/examples/haproxy.cfg" >"$cfg"
+	ip netns exec "$LB" haproxy -db -f "$cfg" >"$BATS_TEST_TMPDIR/haproxy.log" 2>&1 3>&- &
+	wait_for "HAProxy to listen" lb_listening
+	client_through_lb
+	client_through_lb
+	wait_log '^header id=[0-9]+ peer=192\.0\.2\.1:[0-9]+ version=2 src=198\.51\.100\.20:'
+}
+
+@test "HAProxy's health checks (v2 LOCAL) are answered from mmproxy's own address" {
+	need haproxy haproxy
+	cfg=$BATS_TEST_TMPDIR/haproxy.cfg
+	sed -e 's/bind :25565/bind 127.0.0.1:8000/' \
+	    -e 's/10\.0\.0\.5:25565/192.0.2.2:8443/' \
+	    -e 's/ check$/ check inter 200ms/' "$ROOT/examples/haproxy.cfg" >"$cfg"
+	ip netns exec "$LB" haproxy -db -f "$cfg" >"$BATS_TEST_TMPDIR/haproxy.log" 2>&1 3>&- &
+	wait_log '^header id=[0-9]+ peer=192\.0\.2\.1:[0-9]+ version=2 addresses=none$'
+	wait_log '^connect id=[0-9]+ peer=192\.0\.2\.1:[0-9]+ src=- target=127\.0\.0\.1:4430$'
+}
+
+@test "NGINX with examples/nginx.conf (proxy_protocol on): the backend sees the real client" {
+	need nginx "nginx libnginx-mod-stream"
+	module=/usr/lib/nginx/modules/ngx_stream_module.so
+	[ -f "$module" ] || skip "the NGINX stream module is not installed (apt-get install libnginx-mod-stream)"
+	sed -e 's/listen 25565;/listen 127.0.0.1:8000;/' \
+	    -e 's/10\.0\.0\.5:25565/192.0.2.2:8443/' "$ROOT/examples/nginx.conf" \
+	    >"$BATS_TEST_TMPDIR/stream.conf"
+	cat >"$BATS_TEST_TMPDIR/nginx.conf" <<-CONF
+	load_module $module;
+	daemon off;
+	master_process off;
+	pid $BATS_TEST_TMPDIR/nginx.pid;
+	error_log stderr;
+	events {}
+	include $BATS_TEST_TMPDIR/stream.conf;
+	CONF
+	ip netns exec "$LB" nginx -e stderr -p "$BATS_TEST_TMPDIR" -c "$BATS_TEST_TMPDIR/nginx.conf" \
+	    >"$BATS_TEST_TMPDIR/nginx.log" 2>&1 3>&- &
+	wait_for "NGINX to listen" lb_listening
+	client_through_lb
+	client_through_lb
+	wait_log '^header id=[0-9]+ peer=192\.0\.2\.1:[0-9]+ version=1 src=198\.51\.100\.20:'
+}
