@@ -45,6 +45,7 @@ PARSER_SRCS = \
 
 HELPERS = \
 	$(BUILD)/tests/backend \
+	$(BUILD)/tests/closefds \
 	$(BUILD)/tests/pp_client \
 	$(BUILD)/tests/syslog_sink \
 	$(BUILD)/tests/test_proxy_protocol \

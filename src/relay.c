@@ -1,25 +1,41 @@
 /*
- * The relay.  Each direction reads into its own buffer and writes it out
- * before reading again, so nothing is reordered and memory is bounded.
- * EOF on one side becomes shutdown(SHUT_WR) on the other (half-close) and
- * the other direction carries on; an error on either side resets both.
+ * The relay.  Bytes move socket -> pipe -> socket with splice(2), so they
+ * are never copied into this process; where a pipe cannot be had, they go
+ * through a buffer with read(2) and write(2) instead.  Each direction moves
+ * one batch at a time, so nothing is reordered and memory is bounded.  EOF
+ * on one side becomes shutdown(SHUT_WR) on the other (half-close) and the
+ * other direction carries on; an error on either side resets both.
+ *
+ * A worker serves many connections one after another: the pipes and the
+ * fallback buffer are made once per process and kept.  A connection that
+ * ends with bytes still in a pipe takes that pipe with it.
  */
 #include <sys/socket.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "relay.h"
 
-#define RELAY_BUFSZ	65536
+#define RELAY_BATCH	(256 * 1024)	/* pipe size asked for; also buffer */
+
+/* Per worker process: see above. */
+static struct {
+	int	 pipe[2][2];		/* per direction; -1 when not made */
+	size_t	 pipe_cap;
+	uint8_t	*buf[2];		/* read/write fallback */
+} cache = { { { -1, -1 }, { -1, -1 } }, 0, { NULL, NULL } };
 
 struct direction {
 	int		 from, to;
+	int		*pipe;		/* NULL: copy through buf */
 	uint8_t		*buf;
-	const uint8_t	*pend;		/* bytes read, not yet written */
+	const uint8_t	*pend;		/* copy mode, or early bytes */
 	size_t		 pend_len;
-	int		 eof;		/* read returned 0 */
+	size_t		 in_pipe;	/* bytes spliced in, not yet out */
+	int		 eof;		/* the source said EOF */
 	int		 shut;		/* shutdown(to, SHUT_WR) done */
 	uint64_t	 bytes;
 	const char	*from_name, *to_name;
@@ -31,7 +47,41 @@ would_block(void)
 	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
-/* Write what is pending.  Returns 0, or -1 with errno set. */
+static void
+pipe_drop(int *p)
+{
+	if (p[0] != -1) {
+		close(p[0]);
+		close(p[1]);
+	}
+	p[0] = p[1] = -1;
+}
+
+/* Make what a direction needs.  Returns 0, or -1 if neither a pipe nor a buffer. */
+static int
+direction_setup(struct direction *d, int k)
+{
+	if (cache.pipe[k][0] == -1 &&
+	    pipe2(cache.pipe[k], O_NONBLOCK | O_CLOEXEC) == 0) {
+		/* A bigger pipe means fewer splices for bulk transfers; its
+		 * pages are only taken while bytes are in flight. */
+		int cap = fcntl(cache.pipe[k][0], F_SETPIPE_SZ, RELAY_BATCH);
+		if (cap == -1)
+			cap = fcntl(cache.pipe[k][0], F_GETPIPE_SZ);
+		cache.pipe_cap = cap > 0 ? (size_t)cap : 65536;
+	}
+	if (cache.pipe[k][0] != -1) {
+		d->pipe = cache.pipe[k];
+		return 0;
+	}
+	if (cache.buf[k] == NULL && (cache.buf[k] = malloc(RELAY_BATCH)) == NULL)
+		return -1;
+	d->pipe = NULL;
+	d->buf = cache.buf[k];
+	return 0;
+}
+
+/* Send pending bytes (early ones, or copy mode).  Returns 0, or -1. */
 static int
 flush_pending(struct direction *d)
 {
@@ -46,36 +96,77 @@ flush_pending(struct direction *d)
 	return 0;
 }
 
-/*
- * Move what can be moved without blocking.  Returns 0, or -1 with errno
- * set and *side naming the socket that failed.
- */
 static int
-direction_step(struct direction *d, const char **side)
+flush_pipe(struct direction *d)
+{
+	while (d->in_pipe > 0) {
+		ssize_t n = splice(d->pipe[0], NULL, d->to, NULL, d->in_pipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1)
+			return would_block() ? 0 : -1;
+		d->in_pipe -= (size_t)n;
+		d->bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Read one batch.  Returns the byte count, 0 at EOF, -1 (errno EAGAIN: none). */
+static ssize_t
+fill(struct direction *d)
 {
 	ssize_t n;
 
-	if (flush_pending(d) == -1) {
+	if (d->pipe != NULL) {
+		n = splice(d->from, NULL, d->pipe[1], NULL, cache.pipe_cap,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			d->in_pipe = (size_t)n;
+		return n;
+	}
+	n = read(d->from, d->buf, RELAY_BATCH);
+	if (n > 0) {
+		d->pend = d->buf;
+		d->pend_len = (size_t)n;
+	}
+	return n;
+}
+
+static int
+busy(const struct direction *d)
+{
+	return d->pend_len > 0 || d->in_pipe > 0;
+}
+
+/*
+ * Move what can be moved without blocking.  readable: poll said the source
+ * has something (data, EOF or an error).  Returns 0, or -1 with errno set
+ * and *side naming the socket that failed.
+ */
+static int
+direction_step(struct direction *d, int readable, const char **side)
+{
+	ssize_t n;
+
+	if (flush_pending(d) == -1 || (d->pipe && flush_pipe(d) == -1)) {
 		*side = d->to_name;
 		return -1;
 	}
-	if (d->pend_len == 0 && !d->eof) {
-		n = read(d->from, d->buf, RELAY_BUFSZ);
+	if (!busy(d) && !d->eof && readable) {
+		n = fill(d);
 		if (n == 0)
 			d->eof = 1;
 		else if (n == -1 && !would_block()) {
 			*side = d->from_name;
 			return -1;
-		} else if (n > 0) {
-			d->pend = d->buf;
-			d->pend_len = (size_t)n;
-			if (flush_pending(d) == -1) {
-				*side = d->to_name;
-				return -1;
-			}
+		}
+		/* Most of the time the other side takes it at once. */
+		if (n > 0 && (flush_pending(d) == -1 ||
+		    (d->pipe && flush_pipe(d) == -1))) {
+			*side = d->to_name;
+			return -1;
 		}
 	}
-	if (d->eof && d->pend_len == 0 && !d->shut) {
+	if (d->eof && !busy(d) && !d->shut) {
 		if (shutdown(d->to, SHUT_WR) == -1 && errno != ENOTCONN) {
 			*side = d->to_name;
 			return -1;
@@ -90,9 +181,9 @@ wants(const struct direction *rd, const struct direction *wr)
 {
 	short ev = 0;
 
-	if (!rd->eof && rd->pend_len == 0)
+	if (!rd->eof && !busy(rd))
 		ev |= POLLIN;
-	if (wr->pend_len > 0)
+	if (busy(wr))
 		ev |= POLLOUT;
 	return ev;
 }
@@ -117,50 +208,58 @@ int
 relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
     struct relay_result *res)
 {
-	struct direction up = { client, upstream, NULL, early, early_len, 0, 0,
-	    0, "client", "upstream" };
-	struct direction down = { upstream, client, NULL, NULL, 0, 0, 0, 0,
-	    "upstream", "client" };
-	uint8_t *mem;
-	int rc = 0;
+	struct direction up = { .from = client, .to = upstream, .pend = early,
+	    .pend_len = early_len, .from_name = "client", .to_name = "upstream" };
+	struct direction down = { .from = upstream, .to = client,
+	    .from_name = "upstream", .to_name = "client" };
+	const short readable = POLLIN | POLLHUP | POLLERR;
+	int rc = 0, first = 1;
 
 	res->side = NULL;
 	res->error = 0;
-	if ((mem = malloc(2 * RELAY_BUFSZ)) == NULL) {
+	res->up = res->down = 0;
+	if (direction_setup(&up, 0) == -1 || direction_setup(&down, 1) == -1) {
 		res->side = "relay";
 		res->error = errno;
 		return -1;
 	}
-	up.buf = mem;
-	down.buf = mem + RELAY_BUFSZ;
+	res->spliced = up.pipe != NULL && down.pipe != NULL;
 	while (!(up.shut && down.shut)) {
 		struct pollfd pfd[2];
 
-		if (direction_step(&up, &res->side) == -1 ||
-		    direction_step(&down, &res->side) == -1) {
-			rc = -1;
-			break;
-		}
-		if (up.shut && down.shut)
-			break;
 		pfd[0].events = wants(&up, &down);
 		pfd[1].events = wants(&down, &up);
 		/* A socket we want nothing from would report POLLHUP forever. */
 		pfd[0].fd = pfd[0].events ? client : -1;
 		pfd[1].fd = pfd[1].events ? upstream : -1;
-		if (poll(pfd, 2, -1) == -1 && errno != EINTR) {
+		pfd[0].revents = pfd[1].revents = 0;
+		/* The first round tries without asking: early bytes, and
+		 * payload that came right behind the header. */
+		if (!first && poll(pfd, 2, -1) == -1 && errno != EINTR) {
 			res->side = "relay";
 			rc = -1;
 			break;
 		}
+		if (direction_step(&up, first || (pfd[0].revents & readable),
+		    &res->side) == -1 ||
+		    direction_step(&down, first || (pfd[1].revents & readable),
+		    &res->side) == -1) {
+			rc = -1;
+			break;
+		}
+		first = 0;
 	}
 	if (rc == -1) {
 		res->error = errno;
 		set_reset_on_close(client);
 		set_reset_on_close(upstream);
 	}
+	/* Bytes left in a pipe belong to this connection: do not pass them on. */
+	if (up.in_pipe > 0)
+		pipe_drop(cache.pipe[0]);
+	if (down.in_pipe > 0)
+		pipe_drop(cache.pipe[1]);
 	res->up = up.bytes;
 	res->down = down.bytes;
-	free(mem);
 	return rc;
 }

@@ -9,6 +9,7 @@ struct relay_result {
 	uint64_t	up;		/* client -> upstream bytes */
 	uint64_t	down;		/* upstream -> client bytes */
 	int		error;		/* 0: both directions ended in EOF */
+	int		spliced;	/* both ways by splice(2), not copies */
 	const char	*side;		/* "client" or "upstream" when error */
 };
 

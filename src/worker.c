@@ -159,15 +159,17 @@ choose_target(const struct options *opt, const struct conn *c,
 static void
 log_close(const struct conn *c, int rc, const struct relay_result *res)
 {
+	const char *how = res->spliced ? "splice" : "copy";
+
 	if (rc == 0)
 		log_line(LOG_STATES, "close id=%u peer=%s src=%s target=%s "
-		    "up=%llu down=%llu end=eof", c->id, c->peer_s, c->src_s,
-		    c->target_s, (unsigned long long)res->up,
+		    "relay=%s up=%llu down=%llu end=eof", c->id, c->peer_s,
+		    c->src_s, c->target_s, how, (unsigned long long)res->up,
 		    (unsigned long long)res->down);
 	else
 		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
-		    "up=%llu down=%llu end=error side=%s error=\"%s\"", c->id,
-		    c->peer_s, c->src_s, c->target_s,
+		    "relay=%s up=%llu down=%llu end=error side=%s error=\"%s\"",
+		    c->id, c->peer_s, c->src_s, c->target_s, how,
 		    (unsigned long long)res->up, (unsigned long long)res->down,
 		    res->side, strerror(res->error));
 }

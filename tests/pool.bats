@@ -98,7 +98,7 @@ teardown() {
 @test "out of file descriptors, mmproxy keeps serving once connections end" {
 	# 16 fds: stdio, the listener, the signalfd and about ten workers'
 	# channels.  Fifteen held clients need more workers than that.
-	MM_WRAP="prlimit --nofile=16:16" start_mmproxy -workers 2 -max-conns 100
+	MM_WRAP="prlimit --nofile=16:16 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 2 -max-conns 100
 	for i in $(seq 1 15); do
 		nsx "$PP_CLIENT" --text "PROXY TCP4 198.51.100.$i 127.0.0.1 40000 8443\\r\\n" --hold-ms 60000 127.0.0.1:8443 3>&- &
 	done

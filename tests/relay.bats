@@ -55,3 +55,23 @@ teardown() {
 	wait_log '^close id=1 .* up=67108864 down=67108864 end=eof$'
 	wait_log '^close peer=198\.51\.100\.7:40003 in=67108864 out=67108864$' "$BE4_LOG"
 }
+
+@test "without a free fd for pipes the relay copies through a buffer, and loses nothing" {
+	start_backends echo
+	# 7 fds: the worker has stdio, its channel, the client and the upstream
+	# socket, and no room for a pipe's two ends.
+	MM_WRAP="prlimit --nofile=7:7 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 1 -max-conns 1
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40004 8443\r\n' --bulk 4194304 --timeout-ms 120000
+	echo "$output"
+	[[ "$output" =~ ^sent=4194304\ sent_sum=([0-9a-f]{16})\ recv=4194304\ recv_sum=([0-9a-f]{16})$ ]]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	wait_log '^close id=1 .* relay=copy up=4194304 down=4194304 end=eof$'
+}
+
+@test "with pipes available the relay splices" {
+	start_backends echo
+	start_mmproxy
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40005 8443\r\n' --bulk 1048576 --timeout-ms 120000
+	[ "$status" -eq 0 ]
+	wait_log '^close id=1 .* relay=splice up=1048576 down=1048576 end=eof$'
+}

@@ -1,0 +1,177 @@
+/*
+ * echo: the benchmark's backend.  epoll, edge-triggered, one shared read
+ * buffer: bytes are written straight back, and only what the socket would
+ * not take is kept (per connection, freed once sent), so an idle connection
+ * costs the backend almost nothing and the memory measurement stays about
+ * the proxy.
+ *
+ *   echo IP:PORT [IP:PORT]
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct conn {
+	int	 fd;
+	char	*pend;
+	size_t	 pend_len, pend_off;
+};
+
+static int epfd;
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "echo: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int
+listen_on(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
+		return -1;
+	memcpy(host, spec[0] == '[' ? spec + 1 : spec, (size_t)(colon - spec));
+	host[colon - spec - (spec[0] == '[' ? 2 : 0)] = '\0';
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(colon + 1));
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
+		len = sizeof(struct sockaddr_in6);
+	} else
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		die("socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 4096) == -1)
+		die(spec);
+	return fd;
+}
+
+static void
+drop(struct conn *c)
+{
+	close(c->fd);
+	free(c->pend);
+	free(c);
+}
+
+/* Returns -1 when the connection is finished. */
+static int
+flush(struct conn *c)
+{
+	while (c->pend_off < c->pend_len) {
+		ssize_t n = send(c->fd, c->pend + c->pend_off,
+		    c->pend_len - c->pend_off, MSG_NOSIGNAL);
+		if (n == -1)
+			return errno == EAGAIN ? 0 : -1;
+		c->pend_off += (size_t)n;
+	}
+	free(c->pend);
+	c->pend = NULL;
+	c->pend_len = c->pend_off = 0;
+	return 0;
+}
+
+static int
+serve(struct conn *c)
+{
+	static char buf[262144];
+
+	if (flush(c) == -1)
+		return -1;
+	while (c->pend == NULL) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0), w;
+		if (n == 0)
+			return -1;
+		if (n == -1)
+			return errno == EAGAIN ? 0 : -1;
+		w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL);
+		if (w == -1 && errno != EAGAIN)
+			return -1;
+		if (w == -1)
+			w = 0;
+		if (w < n) {
+			if ((c->pend = malloc((size_t)(n - w))) == NULL)
+				return -1;
+			memcpy(c->pend, buf + w, (size_t)(n - w));
+			c->pend_len = (size_t)(n - w);
+			c->pend_off = 0;
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct epoll_event evs[256];
+	int lfds[2], nl = 0, i;
+
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: echo IP:PORT [IP:PORT]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1");
+	for (i = 1; i < argc; i++) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		if ((lfds[nl] = listen_on(argv[i])) == -1) {
+			fprintf(stderr, "echo: bad address %s\n", argv[i]);
+			return 2;
+		}
+		ev.data.ptr = NULL;
+		ev.data.fd = lfds[nl];
+		ev.data.u64 = (uint64_t)lfds[nl] << 1 | 1;	/* tagged: listener */
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfds[nl], &ev) == -1)
+			die("epoll_ctl");
+		nl++;
+	}
+	for (;;) {
+		int n = epoll_wait(epfd, evs, 256, -1);
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u64 & 1) {
+				int lfd = (int)(evs[i].data.u64 >> 1), fd, one = 1;
+				while ((fd = accept4(lfd, NULL, NULL,
+				    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+					struct epoll_event ev = { .events =
+					    EPOLLIN | EPOLLOUT | EPOLLET };
+					struct conn *c = calloc(1, sizeof(*c));
+					if (c == NULL) {
+						close(fd);
+						continue;
+					}
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+					    &one, sizeof(one));
+					c->fd = fd;
+					ev.data.ptr = c;
+					if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+						drop(c);
+				}
+				continue;
+			}
+			if (serve(evs[i].data.ptr) == -1)
+				drop(evs[i].data.ptr);
+		}
+	}
+}
