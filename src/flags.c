@@ -111,6 +111,18 @@ set_proto(struct options *o, const struct flag *f, const char *val)
 }
 
 static void
+set_relay(struct options *o, const struct flag *f, const char *val)
+{
+	if (strcmp(val, "copy") == 0)
+		o->relay_splice = 0;
+	else if (strcmp(val, "splice") == 0)
+		o->relay_splice = 1;
+	else
+		usage_error("-%s: invalid value \"%s\": want copy or splice",
+		    f->name, val);
+}
+
+static void
 set_allowed(struct options *o, const struct flag *f, const char *val)
 {
 	if (val[0] == '\0')
@@ -165,6 +177,8 @@ static const struct flag flags[] = {
 	  "Serve the one connection on standard input (xinetd, tcpserver)" },
 	{ "max-conns", "n", NUMBER(max_conns, 1, MAX_CONNS_MAX, 10), 1,
 	  "Connections served at once; more wait in the backlog (default 1024)" },
+	{ "relay", "copy|splice", set_relay, 0, 0, 0, 0, 1,
+	  "How bytes are relayed (default \"copy\": faster to a local backend)" },
 	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
 	  "Print the version and exit" },
 	{ "workers", "n", NUMBER(workers, 1, WORKERS_MAX, 10), 1,
@@ -180,8 +194,9 @@ flags_usage(void)
 	    "               [-close-after seconds] [-dial-timeout seconds]\n"
 	    "               [-header-timeout seconds] [-l addr] [-listeners n] "
 	    "[-mark n]\n"
-	    "               [-inetd] [-max-conns n] [-p tcp | udp] [-v level] "
-	    "[-workers n]\n\n");
+	    "               [-inetd] [-max-conns n] [-p tcp | udp] "
+	    "[-relay copy | splice]\n"
+	    "               [-v level] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)

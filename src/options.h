@@ -27,6 +27,7 @@ struct options {
 	unsigned		 dial_timeout;	/* seconds */
 	unsigned		 workers;	/* idle workers kept ready */
 	unsigned		 max_conns;	/* connections served at once */
+	int			 relay_splice;	/* -relay splice */
 };
 
 void	flags_parse(int argc, char **argv, struct options *opt);

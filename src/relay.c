@@ -1,7 +1,9 @@
 /*
- * The relay.  Bytes move socket -> pipe -> socket with splice(2), so they
- * are never copied into this process; where a pipe cannot be had, they go
- * through a buffer with read(2) and write(2) instead.  Each direction moves
+ * The relay.  Bytes go through a buffer with read(2) and write(2), or, with
+ * -relay splice, socket -> pipe -> socket with splice(2) so that they never
+ * enter this process (falling back to the buffer where no pipe can be had).
+ * Measured on loopback, the backend mmproxy is made for, copying is faster:
+ * see README.md, Performance.  Each direction moves
  * one batch at a time, so nothing is reordered and memory is bounded.  EOF
  * on one side becomes shutdown(SHUT_WR) on the other (half-close) and the
  * other direction carries on; an error on either side resets both.
@@ -59,9 +61,9 @@ pipe_drop(int *p)
 
 /* Make what a direction needs.  Returns 0, or -1 if neither a pipe nor a buffer. */
 static int
-direction_setup(struct direction *d, int k)
+direction_setup(struct direction *d, int k, int use_splice)
 {
-	if (cache.pipe[k][0] == -1 &&
+	if (use_splice && cache.pipe[k][0] == -1 &&
 	    pipe2(cache.pipe[k], O_NONBLOCK | O_CLOEXEC) == 0) {
 		/* A bigger pipe means fewer splices for bulk transfers; its
 		 * pages are only taken while bytes are in flight. */
@@ -70,7 +72,7 @@ direction_setup(struct direction *d, int k)
 			cap = fcntl(cache.pipe[k][0], F_GETPIPE_SZ);
 		cache.pipe_cap = cap > 0 ? (size_t)cap : 65536;
 	}
-	if (cache.pipe[k][0] != -1) {
+	if (use_splice && cache.pipe[k][0] != -1) {
 		d->pipe = cache.pipe[k];
 		return 0;
 	}
@@ -200,13 +202,14 @@ set_reset_on_close(int fd)
 /*
  * Relay between two connected non-blocking sockets until both directions
  * have ended.  early (may be empty) is sent upstream first: the bytes that
- * came with the PROXY header.  The caller closes both fds.
+ * came with the PROXY header.  use_splice: -relay splice.  The caller
+ * closes both fds.
  * Returns 0 when both directions ended cleanly, -1 on an error (errno and
  * res->side set; both sockets then reset on close).  res counts the bytes.
  */
 int
 relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
-    struct relay_result *res)
+    int use_splice, struct relay_result *res)
 {
 	struct direction up = { .from = client, .to = upstream, .pend = early,
 	    .pend_len = early_len, .from_name = "client", .to_name = "upstream" };
@@ -218,7 +221,8 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 	res->side = NULL;
 	res->error = 0;
 	res->up = res->down = 0;
-	if (direction_setup(&up, 0) == -1 || direction_setup(&down, 1) == -1) {
+	if (direction_setup(&up, 0, use_splice) == -1 ||
+	    direction_setup(&down, 1, use_splice) == -1) {
 		res->side = "relay";
 		res->error = errno;
 		return -1;

@@ -229,7 +229,8 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 	}
 	log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s", c.id,
 	    c.peer_s, c.src_s, c.target_s);
-	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len, &res);
+	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len,
+	    opt->relay_splice, &res);
 	log_close(&c, rc, &res);
 	close(up);
 	result = SERVE_RELAYED;

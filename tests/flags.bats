@@ -79,6 +79,11 @@ bad_flag() {
 	[[ "$output" == *'-p: "udp" is not supported yet'* ]]
 }
 
+@test "a bad -relay exits 2" {
+	bad_flag -relay zerocopy
+	[[ "$output" == *'-relay: invalid value "zerocopy": want copy or splice'* ]]
+}
+
 @test "a flag without its value exits 2" {
 	bad_flag -l
 	[[ "$output" == *'-l needs a value'* ]]

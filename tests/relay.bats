@@ -56,11 +56,11 @@ teardown() {
 	wait_log '^close peer=198\.51\.100\.7:40003 in=67108864 out=67108864$' "$BE4_LOG"
 }
 
-@test "without a free fd for pipes the relay copies through a buffer, and loses nothing" {
+@test "-relay splice without a free fd for pipes copies through a buffer, and loses nothing" {
 	start_backends echo
 	# 7 fds: the worker has stdio, its channel, the client and the upstream
 	# socket, and no room for a pipe's two ends.
-	MM_WRAP="prlimit --nofile=7:7 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 1 -max-conns 1
+	MM_WRAP="prlimit --nofile=7:7 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 1 -max-conns 1 -relay splice
 	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40004 8443\r\n' --bulk 4194304 --timeout-ms 120000
 	echo "$output"
 	[[ "$output" =~ ^sent=4194304\ sent_sum=([0-9a-f]{16})\ recv=4194304\ recv_sum=([0-9a-f]{16})$ ]]
@@ -68,10 +68,37 @@ teardown() {
 	wait_log '^close id=1 .* relay=copy up=4194304 down=4194304 end=eof$'
 }
 
-@test "with pipes available the relay splices" {
+@test "-relay splice moves 16 MiB both ways intact through pipes" {
+	start_backends echo
+	start_mmproxy -relay splice
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40005 8443\r\n' --bulk 16777216 --timeout-ms 300000
+	echo "$output"
+	[[ "$output" =~ ^sent=16777216\ sent_sum=([0-9a-f]{16})\ recv=16777216\ recv_sum=([0-9a-f]{16})$ ]]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	wait_log '^close id=1 .* relay=splice up=16777216 down=16777216 end=eof$'
+}
+
+@test "-relay splice sends the bytes that came with the header first" {
+	start_backends echo
+	start_mmproxy -relay splice
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40008 8443\r\nfirst\n' --text 'second\n' --shut --read
+	[ "${lines[0]}" = "first" ]
+	[ "${lines[1]}" = "second" ]
+	wait_log '^close id=1 .* relay=splice up=13 down=13 end=eof$'
+}
+
+@test "-relay splice propagates half-close" {
+	start_backends drain
+	start_mmproxy -relay splice
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40006 8443\r\n' --text 'twelve bytes' --shut --read
+	[ "$output" = "received 12 bytes" ]
+	wait_log '^close id=1 .* relay=splice up=12 down=18 end=eof$'
+}
+
+@test "the relay copies by default" {
 	start_backends echo
 	start_mmproxy
-	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40005 8443\r\n' --bulk 1048576 --timeout-ms 120000
-	[ "$status" -eq 0 ]
-	wait_log '^close id=1 .* relay=splice up=1048576 down=1048576 end=eof$'
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40007 8443\r\nx\n' --shut --read
+	[ "$output" = "x" ]
+	wait_log '^close id=1 .* relay=copy up=2 down=2 end=eof$'
 }
