@@ -12,6 +12,12 @@ WARNINGS = -Wall -Wextra -Werror -Wvla -Wshadow -Wpointer-arith \
 	-Wsign-compare -Wformat=2 -Wno-format-nonliteral
 MMCFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS)
 
+# STATIC=1: a static binary (fewer mappings and page tables per worker).
+ifeq ($(STATIC),1)
+BUILD	?= build-static
+LDFLAGS	+= -static
+endif
+
 ifeq ($(SANITIZE),1)
 BUILD	?= build-san
 MMCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -56,7 +62,11 @@ PARSER_OBJS = $(PARSER_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all check test helpers demo fuzz install uninstall clean lint-man
+BENCH_TOOLS = \
+	$(BUILD)/bench/echo \
+	$(BUILD)/bench/loadgen
+
+.PHONY: all bench bench-tools check test helpers demo fuzz install uninstall clean lint-man
 
 all: $(BUILD)/mmproxy
 
@@ -67,7 +77,18 @@ $(BUILD)/obj/%.o: src/%.c src/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-helpers: $(HELPERS)
+helpers: $(HELPERS) $(BENCH_TOOLS)
+
+bench-tools: $(BENCH_TOOLS)
+
+$(BUILD)/bench/%: contrib/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Against no proxy and go-mmproxy (installed with apt-get when it can be);
+# BENCH_FLAGS="--duration 10 --runs 5" and so on.
+bench: all bench-tools
+	@contrib/bench/run.sh $(abspath $(BUILD)) $(BENCH_FLAGS)
 
 $(BUILD)/tests/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
@@ -122,4 +143,4 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mmproxy $(DESTDIR)$(MANDIR)/man8/mmproxy.8
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-static

@@ -21,7 +21,8 @@
 
 #include "relay.h"
 
-#define RELAY_BATCH	(256 * 1024)	/* pipe size asked for; also buffer */
+#define RELAY_PIPE	(256 * 1024)	/* pipe size asked for */
+#define RELAY_BUF	(64 * 1024)	/* copy buffer: below malloc's mmap threshold */
 
 /* Per worker process: see above. */
 static struct {
@@ -32,8 +33,8 @@ static struct {
 
 struct direction {
 	int		 from, to;
-	int		*pipe;		/* NULL: copy through buf */
-	uint8_t		*buf;
+	int		 k;		/* which cached pipe or buffer */
+	int		*pipe;		/* NULL: copy through a buffer */
 	const uint8_t	*pend;		/* copy mode, or early bytes */
 	size_t		 pend_len;
 	size_t		 in_pipe;	/* bytes spliced in, not yet out */
@@ -59,28 +60,28 @@ pipe_drop(int *p)
 	p[0] = p[1] = -1;
 }
 
-/* Make what a direction needs.  Returns 0, or -1 if neither a pipe nor a buffer. */
-static int
+/*
+ * Choose how a direction moves bytes.  The copy buffer is only made when
+ * the first bytes arrive: an idle connection costs no memory for it.
+ */
+static void
 direction_setup(struct direction *d, int k, int use_splice)
 {
-	if (use_splice && cache.pipe[k][0] == -1 &&
+	d->k = k;
+	d->pipe = NULL;
+	if (!use_splice)
+		return;
+	if (cache.pipe[k][0] == -1 &&
 	    pipe2(cache.pipe[k], O_NONBLOCK | O_CLOEXEC) == 0) {
 		/* A bigger pipe means fewer splices for bulk transfers; its
 		 * pages are only taken while bytes are in flight. */
-		int cap = fcntl(cache.pipe[k][0], F_SETPIPE_SZ, RELAY_BATCH);
+		int cap = fcntl(cache.pipe[k][0], F_SETPIPE_SZ, RELAY_PIPE);
 		if (cap == -1)
 			cap = fcntl(cache.pipe[k][0], F_GETPIPE_SZ);
 		cache.pipe_cap = cap > 0 ? (size_t)cap : 65536;
 	}
-	if (use_splice && cache.pipe[k][0] != -1) {
+	if (cache.pipe[k][0] != -1)
 		d->pipe = cache.pipe[k];
-		return 0;
-	}
-	if (cache.buf[k] == NULL && (cache.buf[k] = malloc(RELAY_BATCH)) == NULL)
-		return -1;
-	d->pipe = NULL;
-	d->buf = cache.buf[k];
-	return 0;
 }
 
 /* Send pending bytes (early ones, or copy mode).  Returns 0, or -1. */
@@ -125,9 +126,12 @@ fill(struct direction *d)
 			d->in_pipe = (size_t)n;
 		return n;
 	}
-	n = read(d->from, d->buf, RELAY_BATCH);
+	if (cache.buf[d->k] == NULL &&
+	    (cache.buf[d->k] = malloc(RELAY_BUF)) == NULL)
+		return -1;
+	n = read(d->from, cache.buf[d->k], RELAY_BUF);
 	if (n > 0) {
-		d->pend = d->buf;
+		d->pend = cache.buf[d->k];
 		d->pend_len = (size_t)n;
 	}
 	return n;
@@ -221,12 +225,8 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 	res->side = NULL;
 	res->error = 0;
 	res->up = res->down = 0;
-	if (direction_setup(&up, 0, use_splice) == -1 ||
-	    direction_setup(&down, 1, use_splice) == -1) {
-		res->side = "relay";
-		res->error = errno;
-		return -1;
-	}
+	direction_setup(&up, 0, use_splice);
+	direction_setup(&down, 1, use_splice);
 	res->spliced = up.pipe != NULL && down.pipe != NULL;
 	while (!(up.shut && down.shut)) {
 		struct pollfd pfd[2];

@@ -140,8 +140,6 @@ main(int argc, char **argv)
 			fprintf(stderr, "echo: bad address %s\n", argv[i]);
 			return 2;
 		}
-		ev.data.ptr = NULL;
-		ev.data.fd = lfds[nl];
 		ev.data.u64 = (uint64_t)lfds[nl] << 1 | 1;	/* tagged: listener */
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfds[nl], &ev) == -1)
 			die("epoll_ctl");

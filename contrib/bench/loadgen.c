@@ -12,7 +12,11 @@
  *             SIGTERM (memory per idle connection)
  *
  *   loadgen --target ADDR:PORT --mode MODE [--conns N] [--duration S]
- *           [--proxy v1|none]
+ *           [--proxy v1|none] [--uid-base N]
+ *
+ * Sources come from --uid-base on, one per connection; "uids=" in the
+ * results says how many were used, so that the next run can start past
+ * them (a reused source would meet its predecessor in TIME_WAIT).
  *
  * Prints one line of key=value results on stdout.
  */
@@ -273,7 +277,7 @@ main(int argc, char **argv)
 {
 	struct epoll_event evs[MAX_EVENTS];
 	const char *mode_s = "stream";
-	unsigned conns = 50, i;
+	unsigned conns = 50, i, uid_base;
 	double duration = 5, secs;
 	struct conn *cs;
 	int64_t start, end;
@@ -314,6 +318,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "loadgen: unknown mode %s\n", mode_s);
 		return 2;
 	}
+	uid_base = next_uid;
 	for (i = 0; i < CHUNK; i += MSG_LEN)
 		memcpy(chunk + i, MSG, MSG_LEN);
 	signal(SIGPIPE, SIG_IGN);
@@ -342,9 +347,10 @@ main(int argc, char **argv)
 	secs = (double)(now_ns() - start) / 1e9;
 	printf("mode=%s conns=%u seconds=%.2f up_mbps=%.1f down_mbps=%.1f "
 	    "up_msgs=%.0f down_msgs=%.0f ops=%.0f p50_us=%.0f p99_us=%.0f "
-	    "errors=%llu\n", mode_s, conns, secs, (double)up_bytes * 8 / secs / 1e6,
+	    "errors=%llu uids=%u\n", mode_s, conns, secs, (double)up_bytes * 8 / secs / 1e6,
 	    (double)down_bytes * 8 / secs / 1e6, (double)up_bytes / MSG_LEN / secs,
 	    (double)down_bytes / MSG_LEN / secs, (double)done_ops / secs,
-	    percentile(0.50), percentile(0.99), (unsigned long long)errors);
+	    percentile(0.50), percentile(0.99), (unsigned long long)errors,
+	    next_uid - uid_base);
 	return 0;
 }
