@@ -25,6 +25,7 @@
 
 #define BACKOFF_MS		100	/* after EMFILE, ENOBUFS, a failed fork */
 #define STOP_GRACE_MS		5000	/* workers get this long to exit */
+#define TRIM_PERIOD_MS		1000	/* see pool_trim() */
 
 enum worker_state { W_IDLE, W_BUSY, W_GONE };
 
@@ -48,6 +49,8 @@ struct supervisor {
 	int			 full_logged;
 	int			 spawn_failing;	/* logged once until a spawn works */
 	int			 stopping;	/* workers dying of our SIGTERM */
+	size_t			 min_idle;	/* fewest idle since trim_at_ms */
+	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
 };
 
 static size_t
@@ -146,18 +149,31 @@ pool_fill(struct supervisor *s)
 	}
 }
 
-/* Idle workers beyond twice -workers exit: memory comes back after a burst. */
+/*
+ * Idle workers beyond twice -workers exit, so memory comes back after a
+ * burst.  Only those idle for a whole TRIM_PERIOD_MS count as surplus, and
+ * half of them go each period: under a steady load whose busy count swings,
+ * retiring on every dip would fork and exit a worker per connection.
+ */
 static void
 pool_trim(struct supervisor *s)
 {
-	size_t i, idle = pool_idle(s);
+	size_t i, idle = pool_idle(s), keep = 2 * (size_t)s->opt->workers;
+	size_t excess;
 
-	for (i = 0; i < s->nw && idle > 2 * (size_t)s->opt->workers; i++) {
+	if (idle < s->min_idle)
+		s->min_idle = idle;
+	if (ms_until(s->trim_at_ms) > 0)
+		return;
+	excess = s->min_idle > keep ? (s->min_idle - keep + 1) / 2 : 0;
+	for (i = 0; i < s->nw && excess > 0; i++) {
 		if (s->w[i].state == W_IDLE) {
 			worker_retire(&s->w[i]);
-			idle--;
+			excess--;
 		}
 	}
+	s->min_idle = pool_idle(s);
+	s->trim_at_ms = now_ms() + TRIM_PERIOD_MS;
 }
 
 static void
@@ -385,6 +401,9 @@ poll_build(struct supervisor *s)
 	/* Backing off (accept or spawn failed): wake up to try again. */
 	if (ms_until(s->backoff_until_ms) > 0)
 		return ms_until(s->backoff_until_ms);
+	/* Surplus idle workers: wake up to retire them. */
+	if (pool_idle(s) > 2 * (size_t)s->opt->workers)
+		return ms_until(s->trim_at_ms);
 	return -1;
 }
 

@@ -78,7 +78,9 @@ header_grow(struct header_buf *b, size_t need)
 /*
  * Read until a complete header has arrived, the deadline (absolute, from
  * accept) passes, or the bytes cannot become a header.  Bytes after the
- * header stay in b: they are payload.  Returns 0, or -1 (dropped, logged).
+ * header stay in b: they are payload.  Reads before it polls: the header
+ * is usually there by the time the worker has the connection.
+ * Returns 0, or -1 (dropped, logged).
  */
 static int
 header_read(struct conn *c, struct header_buf *b, int64_t deadline,
@@ -97,32 +99,35 @@ header_read(struct conn *c, struct header_buf *b, int64_t deadline,
 			conn_drop(c, pp_reason_str(why), 0);
 			return -1;
 		}
+		/* Checked here too: a trickle of bytes never makes poll wait. */
+		if (ms_until(deadline) == 0) {
+			conn_drop(c, drop_str(DROP_HEADER_TIMEOUT), 0);
+			return -1;
+		}
 		if (header_grow(b, hdr->need) == -1) {
 			conn_drop(c, drop_str(DROP_NO_MEMORY), 0);
 			return -1;
 		}
-		n = poll(&pfd, 1, ms_until(deadline));
-		if (n == 0) {
-			conn_drop(c, drop_str(DROP_HEADER_TIMEOUT), 0);
-			return -1;
-		}
-		if (n == -1 && errno != EINTR) {
-			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
-			return -1;
-		}
-		if (n == -1)
-			continue;
 		n = read(c->client, b->p + b->len, b->cap - b->len);
+		if (n > 0) {
+			b->len += (size_t)n;
+			continue;
+		}
 		if (n == 0) {
 			conn_drop(c, drop_str(DROP_HEADER_EOF), 0);
 			return -1;
 		}
-		if (n == -1 && !(errno == EAGAIN || errno == EINTR)) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
 			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
 			return -1;
 		}
-		if (n > 0)
-			b->len += (size_t)n;
+		n = poll(&pfd, 1, ms_until(deadline));
+		if (n == -1 && errno != EINTR) {
+			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
+			return -1;
+		}
 	}
 }
 

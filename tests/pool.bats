@@ -60,6 +60,19 @@ teardown() {
 	[ "$(grep -c '^spawn error=' "$MM_LOG")" -le 2 ]
 }
 
+@test "after a burst, idle workers beyond twice -workers exit" {
+	start_mmproxy -workers 2
+	for i in $(seq 1 20); do
+		nsx "$PP_CLIENT" --text "PROXY TCP4 198.51.100.1 127.0.0.1 $((40000 + i)) 8443\r\n" --hold-ms 3000 127.0.0.1:8443 3>&- &
+	done
+	wait_for "20 relayed connections" eval '[ "$(grep -c "^connect id=" "$MM_LOG")" -eq 20 ]'
+	# 20 busy workers plus the idle ones kept ready.
+	[ "$(worker_pids | wc -w)" -ge 22 ]
+	wait_for "the pool to shrink to 2 x 2 idle workers" eval '[ "$(worker_pids | wc -w)" -le 4 ]'
+	[ "$(grep -c '^worker_exit worker=[0-9]* status=0$' "$MM_LOG")" -ge 18 ]
+	assert_still_serving
+}
+
 @test "an idle worker holds only stdio and its channel, not the listener" {
 	start_mmproxy -listeners 3
 	wait_log '^spawn worker='

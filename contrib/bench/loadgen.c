@@ -130,6 +130,25 @@ make_header(struct conn *c)
 	c->hdr_off = 0;
 }
 
+/*
+ * Each connection leaves from its own loopback address (127.1.0.0 on, by
+ * uid).  From one address, connect-rate would run out of ports within
+ * seconds (every closed connection holds one in TIME_WAIT for a minute),
+ * and later rows would pay for earlier ones in the port search.
+ */
+static void
+bind_source(int fd, unsigned uid)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	unsigned n = 1 + uid % 0xfeffff;	/* 127.1.0.0 .. 127.255.255.255 */
+	int one = 1;
+
+	a.sin_addr.s_addr = htonl(0x7f000000u | (0x10000u + n - 1));
+	if (setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) == -1)
+		die("bind");
+}
+
 static void
 conn_open(struct conn *c)
 {
@@ -142,6 +161,7 @@ conn_open(struct conn *c)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->connected = 0;
 	c->uid = next_uid++;
+	bind_source(c->fd, c->uid);
 	c->want = 0;
 	make_header(c);
 	c->t0 = now_ns();

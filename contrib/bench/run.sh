@@ -208,6 +208,10 @@ for run in $(seq 1 "$RUNS"); do
 			RAW[$t,$m,$run]=$line
 			printf '  run %d %-10s %s\n' "$run" "$t" "$line"
 		done
+		# A fresh proxy: what the modes left behind (spare workers
+		# being retired, buffers) must not count.
+		stop_target
+		start_target "$t"
 		RAW[$t,idle,$run]=$(idle_memory)
 		UID_BASE=$((UID_BASE + IDLE))
 		printf '  run %d %-10s idle %s\n' "$run" "$t" "${RAW[$t,idle,$run]}"
