@@ -268,7 +268,10 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 	uint32_t id = ++s->next_id;
 
 	addr_unmap(peer);
-	addr_format(peer, peer_s, sizeof(peer_s));
+	/* Only for the log: -v 0 logs nothing per connection. */
+	peer_s[0] = '\0';
+	if (log_enabled(LOG_ERRORS))
+		addr_format(peer, peer_s, sizeof(peer_s));
 	/* Before any byte is read: a refused peer never reaches a worker. */
 	if (s->opt->allowed_subnets_path != NULL &&
 	    !subnet_match(&s->opt->allowed, peer))

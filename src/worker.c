@@ -191,9 +191,12 @@ conn_init(struct conn *c, int client, uint32_t id)
 	if (getpeername(client, (struct sockaddr *)&c->peer, &len) == -1)
 		c->peer.ss_family = AF_UNSPEC;
 	addr_unmap(&c->peer);
-	addr_format(&c->peer, c->peer_s, sizeof(c->peer_s));
+	strcpy(c->peer_s, "-");
 	strcpy(c->src_s, "-");
 	strcpy(c->target_s, "-");
+	/* The strings are only for the log: -v 0 logs nothing per connection. */
+	if (log_enabled(LOG_ERRORS))
+		addr_format(&c->peer, c->peer_s, sizeof(c->peer_s));
 	(void)setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
@@ -219,11 +222,13 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 	if (fd_set_nonblock(client) == -1 || header_read(&c, &b,
 	    accepted_ms + (int64_t)opt->header_timeout * 1000, &hdr) == -1)
 		goto out;
-	if (!hdr.real_endpoints)
-		addr_format(&hdr.src, c.src_s, sizeof(c.src_s));
-	log_header(&c, &hdr);
 	target = choose_target(opt, &c, &hdr);
-	addr_format(target, c.target_s, sizeof(c.target_s));
+	if (log_enabled(LOG_ERRORS)) {
+		if (!hdr.real_endpoints)
+			addr_format(&hdr.src, c.src_s, sizeof(c.src_s));
+		addr_format(target, c.target_s, sizeof(c.target_s));
+	}
+	log_header(&c, &hdr);
 	up = dial_upstream(target, hdr.real_endpoints ? NULL : &hdr.src,
 	    opt->mark, now_ms() + (int64_t)opt->dial_timeout * 1000);
 	if (up == -1) {

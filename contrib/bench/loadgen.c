@@ -116,11 +116,20 @@ percentile(double p)
 	return HIST_US;
 }
 
-/* uid -> a source in 198.18.0.0/15 (benchmarking range) and a port. */
+/*
+ * uid -> a source in 198.18.0.0/15 (benchmarking range) and a port below
+ * the ephemeral range.  The proxy binds these ports explicitly, and the
+ * kernel never picks an ephemeral port whose bind bucket came from an
+ * explicit bind: overlapping ranges would starve connect() of ports while
+ * the proxy's sockets sit in TIME_WAIT, and slow every later row.
+ */
+#define SRC_PORT_BASE	1024
+#define SRC_PORTS	30000	/* 1024..31023; ephemeral ports start at 32768 */
+
 static void
 make_header(struct conn *c)
 {
-	unsigned ip = c->uid / 60000, port = 1024 + c->uid % 60000;
+	unsigned ip = c->uid / SRC_PORTS, port = SRC_PORT_BASE + c->uid % SRC_PORTS;
 
 	c->hdr_len = 0;
 	if (use_proxy)

@@ -87,8 +87,9 @@ ip netns add "$NS"
 ip -n "$NS" link set lo up
 in_ns ip rule add from 127.0.0.1/8 iif lo table 123
 in_ns ip route add local 0.0.0.0/0 dev lo table 123
-# connect-rate closes thousands of connections a second.
-in_ns sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65535"
+# connect-rate closes thousands of connections a second.  Ephemeral ports
+# stay above the PROXY sources' ports (see loadgen.c).
+in_ns sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="32768 65535"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true	# go-mmproxy holds two fds a connection
 # Not through in_ns: a backgrounded function is a subshell that would
 # report the backend's death at cleanup.
