@@ -19,7 +19,7 @@ load helpers
 		[[ ! "$line" =~ \ ops=0\  ]] || [ "$m" = stream ]
 	done
 	[[ "$output" =~ run\ 1\ mmproxy\ +mode=stream\ conns=50\ seconds=[0-9.]+\ up_mbps=[1-9] ]]
-	grep -E '^  run 1 mmproxy +idle mem_drop_kb=-?[0-9]+ pss_kb=[0-9]+ upstream=20$' <<<"$output"
+	grep -E '^  run 1 mmproxy +idle mem_drop_kb=-?[0-9]+ accounted_kb=[1-9][0-9]* pss_kb=[0-9]+ upstream=20$' <<<"$output"
 	grep -E '^\| mmproxy +\| +[1-9][0-9]* \|' <<<"$output"
 	grep -q '"mmproxy": {"stream_up_mbps": [1-9]' "$out"
 	grep -q '"direct": {"stream_up_mbps": [1-9]' "$out"

@@ -3,7 +3,8 @@
 # one run, in a network namespace; medians of --runs runs.
 #
 #   contrib/bench/run.sh BUILD_DIR [--duration S] [--conns N] [--runs R]
-#       [--idle N] [--targets "direct mmproxy go-mmproxy"] [--out FILE]
+#       [--idle N] [--targets "direct mmproxy go-mmproxy"]
+#       [--modes "stream pingpong connect"] [--out FILE]
 #
 # Prints a table (like go-mmproxy's README) with each row's ratio to no
 # proxy and mmproxy's ratio to go-mmproxy, and writes every number to
@@ -14,6 +15,7 @@ BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
 DURATION=5 CONNS=50 RUNS=3 IDLE=1000
 TARGETS="direct mmproxy go-mmproxy"
+MODES="stream pingpong connect"
 OUT=$BUILD/bench/results.json
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=$2 ;;
 	--idle) IDLE=$2 ;;
 	--targets) TARGETS=$2 ;;
+	--modes) MODES=$2 ;;
 	--out) OUT=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -94,6 +97,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true	# go-mmproxy holds two fds a conne
 # Not through in_ns: a backgrounded function is a subshell that would
 # report the backend's death at cleanup.
 ip netns exec "$NS" $PIN_LOAD "$ECHO" 127.0.0.1:$PORT_DIRECT &
+ECHO_PID=$!
 disown
 wait_port $PORT_DIRECT
 
@@ -113,10 +117,15 @@ start_target() {
 }
 
 stop_target() {
+	local i
 	[ -n "$PROXY_PID" ] || return 0
 	kill "$PROXY_PID" 2>/dev/null || true
 	wait "$PROXY_PID" 2>/dev/null || true
-	local i
+	# mmproxy's workers too: the next row must not see them exit.
+	for i in $(seq 1 100); do
+		[ -z "$(ip netns pids "$NS" | grep -vx "$ECHO_PID")" ] && break
+		sleep 0.1
+	done
 	for i in $(seq 1 100); do
 		[ -z "$(in_ns ss -Htln "sport = :$PORT_PROXY")" ] && break
 		sleep 0.1
@@ -148,6 +157,39 @@ mem_available_kb() {
 	echo $((sum / 5))
 }
 
+# MemAvailable once it holds still: memory of the previous row (exited
+# processes, closed sockets) comes back through deferred work for a while.
+settled_mem_kb() {
+	local a b i
+	a=$(mem_available_kb)
+	for i in $(seq 1 20); do
+		sleep 0.5
+		b=$(mem_available_kb)
+		[ $((a > b ? a - b : b - a)) -lt 512 ] && break
+		a=$b
+	done
+	echo "$b"
+}
+
+# After a row: wait (30 s at most) until MemAvailable is back where it was
+# before that row's connections.  A thousand exiting processes give their
+# memory back late, and the next row would count it as its own saving.
+mem_recovered() {
+	local before i
+	before=$(cat "$TMP/mem_before")
+	for i in $(seq 1 60); do
+		[ "$(mem_available_kb)" -ge $((before - 2048)) ] && return 0
+		sleep 0.4
+	done
+}
+
+# What processes and sockets hold, by the kernel's own counters: user
+# pages, kernel stacks, page tables and slab.  Unlike MemAvailable it does
+# not move with the page cache: a cross-check of mem_drop_kb.
+accounted_kb() {
+	awk '/^(AnonPages|KernelStack|PageTables|Slab):/ { s += $2 } END { print s }' /proc/meminfo
+}
+
 # The proxy's own PSS: the process and its children (mmproxy's workers).
 proxy_pss_kb() {
 	local pids="" total=0 p v
@@ -166,9 +208,10 @@ upstream_conns() {
 
 # Memory per idle connection: IDLE connections that sent their header.
 idle_memory() {
-	local before pss_before after pss_after i lg up
-	sleep 1
-	before=$(mem_available_kb)
+	local before pss_before acct_before after pss_after acct_after i lg up
+	before=$(settled_mem_kb)
+	echo "$before" >"$TMP/mem_before"
+	acct_before=$(accounted_kb)
 	pss_before=$(proxy_pss_kb)
 	local proxy=v1
 	[ "$TARGET_PORT" = $PORT_DIRECT ] && proxy=none
@@ -180,13 +223,14 @@ idle_memory() {
 		grep -q '^ready' "$TMP/idle.out" && [ "$(upstream_conns)" -ge "$IDLE" ] && break
 		sleep 0.1
 	done
-	sleep 1
-	after=$(mem_available_kb)
+	after=$(settled_mem_kb)
+	acct_after=$(accounted_kb)
 	pss_after=$(proxy_pss_kb)
 	up=$(upstream_conns)
 	kill "$lg"
 	wait "$lg" 2>/dev/null || true
-	echo "mem_drop_kb=$((before - after)) pss_kb=$((pss_after - pss_before)) upstream=$up"
+	echo "mem_drop_kb=$((before - after)) accounted_kb=$((acct_after - acct_before))" \
+	    "pss_kb=$((pss_after - pss_before)) upstream=$up"
 }
 
 field() {	# field KEY LINE
@@ -200,22 +244,29 @@ median() {
 declare -A RAW
 echo "mmproxy bench: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $PINNING"
 echo "  $CONNS connections, ${DURATION}s per mode, median of $RUNS runs, $IDLE idle connections; $(date -u +%Y-%m-%d)"
+# Memory first, on a quiet system: the connect-rate rows leave tens of
+# thousands of sockets in TIME_WAIT, and MemAvailable would climb under the
+# measurement as they expire.
 for run in $(seq 1 "$RUNS"); do
 	for t in $TARGETS; do
 		start_target "$t"
-		for m in stream pingpong connect; do
+		RAW[$t,idle,$run]=$(idle_memory)
+		UID_BASE=$((UID_BASE + IDLE))
+		printf '  run %d %-10s idle %s\n' "$run" "$t" "${RAW[$t,idle,$run]}"
+		stop_target
+		mem_recovered
+	done
+done
+for run in $(seq 1 "$RUNS"); do
+	[ -n "$MODES" ] || break
+	for t in $TARGETS; do
+		start_target "$t"
+		for m in $MODES; do
 			line=$(loadgen $m)
 			UID_BASE=$(cat "$UID_FILE")
 			RAW[$t,$m,$run]=$line
 			printf '  run %d %-10s %s\n' "$run" "$t" "$line"
 		done
-		# A fresh proxy: what the modes left behind (spare workers
-		# being retired, buffers) must not count.
-		stop_target
-		start_target "$t"
-		RAW[$t,idle,$run]=$(idle_memory)
-		UID_BASE=$((UID_BASE + IDLE))
-		printf '  run %d %-10s idle %s\n' "$run" "$t" "${RAW[$t,idle,$run]}"
 		stop_target
 	done
 done
@@ -225,16 +276,18 @@ metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpon
 for t in $TARGETS; do
 	for mk in $metrics; do
 		m=${mk%%:*} k=${mk#*:}
-		MED[$t,$m,$k]=$(for run in $(seq 1 "$RUNS"); do field "$k" "${RAW[$t,$m,$run]}"; done | median)
+		MED[$t,$m,$k]=$(for run in $(seq 1 "$RUNS"); do field "$k" "${RAW[$t,$m,$run]:-}"; done | median)
 	done
 	MED[$t,both_mbps]=$(awk -v a="${MED[$t,stream,up_mbps]}" -v b="${MED[$t,stream,down_mbps]}" 'BEGIN { print a + b }')
 	MED[$t,mem_kb]=$(for run in $(seq 1 "$RUNS"); do field mem_drop_kb "${RAW[$t,idle,$run]}"; done | median)
 	MED[$t,pss_kb]=$(for run in $(seq 1 "$RUNS"); do field pss_kb "${RAW[$t,idle,$run]}"; done | median)
+	MED[$t,acct_kb]=$(for run in $(seq 1 "$RUNS"); do field accounted_kb "${RAW[$t,idle,$run]}"; done | median)
 done
 if [[ " $TARGETS " == *" direct "* ]]; then
 	base=${MED[direct,mem_kb]}
 	for t in $TARGETS; do
 		MED[$t,mem_net]=$(awk -v a="${MED[$t,mem_kb]}" -v b="$base" -v n="$IDLE" 'BEGIN { printf "%.1f", (a - b) / n }')
+		MED[$t,acct_net]=$(awk -v a="${MED[$t,acct_kb]}" -v b="${MED[direct,acct_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", (a - b) / n }')
 	done
 fi
 
@@ -243,23 +296,23 @@ name() {
 }
 
 echo
-printf '| %-10s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s |\n' \
-    "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "req/s" "p50 us" "p99 us" "conn/s" "TTFB us" "p99 us" "idle KB" "PSS KB"
-printf '|%s|\n' "------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------"
+printf '| %-10s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s | %8s |\n' \
+    "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "req/s" "p50 us" "p99 us" "conn/s" "TTFB us" "p99 us" "idle KB" "kern KB" "PSS KB"
+printf '|%s|\n' "------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------|----------"
 for t in $TARGETS; do
-	printf '| %-10s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s |\n' \
+	printf '| %-10s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s | %8s |\n' \
 	    "$(name "$t")" "${MED[$t,both_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,stream,up_mbps]}" \
 	    "${MED[$t,stream,down_msgs]}" "${MED[$t,stream,up_msgs]}" "${MED[$t,pingpong,ops]}" \
 	    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
 	    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:--}" \
-	    "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')"
+	    "${MED[$t,acct_net]:--}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')"
 done
 echo
 ratio() {	# ratio A B
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
 }
 ratios_of() {	# ratios_of X Y: X's numbers over Y's
-	printf '  %-24s ⇅ %s  ↓ %s  ↑ %s  req/s %s  p99 %s  conn/s %s  idle KB %s  PSS %s\n' "$(name "$1") / $(name "$2"):" \
+	printf '  %-24s ⇅ %s  ↓ %s  ↑ %s  req/s %s  p99 %s  conn/s %s  idle KB %s  kern KB %s  PSS %s\n' "$(name "$1") / $(name "$2"):" \
 	    "$(ratio "${MED[$1,both_mbps]}" "${MED[$2,both_mbps]}")" \
 	    "$(ratio "${MED[$1,stream,down_mbps]}" "${MED[$2,stream,down_mbps]}")" \
 	    "$(ratio "${MED[$1,stream,up_mbps]}" "${MED[$2,stream,up_mbps]}")" \
@@ -267,6 +320,7 @@ ratios_of() {	# ratios_of X Y: X's numbers over Y's
 	    "$(ratio "${MED[$1,pingpong,p99_us]}" "${MED[$2,pingpong,p99_us]}")" \
 	    "$(ratio "${MED[$1,connect,ops]}" "${MED[$2,connect,ops]}")" \
 	    "$(ratio "${MED[$1,mem_net]:-0}" "${MED[$2,mem_net]:-0}")" \
+	    "$(ratio "${MED[$1,acct_net]:-0}" "${MED[$2,acct_net]:-0}")" \
 	    "$(ratio "${MED[$1,pss_kb]}" "${MED[$2,pss_kb]}")"
 }
 echo "Ratios (medians):"
@@ -285,11 +339,11 @@ mkdir -p "$(dirname "$OUT")"
 	for t in $TARGETS; do
 		[ $first -eq 1 ] || printf ',\n'
 		first=0
-		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_pss_kb_per_conn": %s}' \
+		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s}' \
 		    "$t" "${MED[$t,stream,up_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,pingpong,ops]}" \
 		    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
 		    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:-null}" \
-		    "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')"
+		    "${MED[$t,acct_net]:-null}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')"
 	done
 	printf '\n  },\n  "raw": [\n'
 	first=1
