@@ -381,5 +381,11 @@ main(int argc, char **argv)
 	    (double)down_bytes / MSG_LEN / secs, (double)done_ops / secs,
 	    percentile(0.50), percentile(0.99), (unsigned long long)errors,
 	    next_uid - uid_base);
+	for (i = 0; i < conns; i++)
+		if (cs[i].fd != -1)
+			close(cs[i].fd);
+	free(cs);
+	free(hist);
+	close(epfd);
 	return 0;
 }

@@ -13,7 +13,7 @@ set -euo pipefail
 
 BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
-DURATION=5 CONNS=50 RUNS=3 IDLE=1000
+DURATION=3 CONNS=50 RUNS=3 IDLE=1000
 TARGETS="direct mmproxy go-mmproxy"
 MODES="stream pingpong connect"
 OUT=$BUILD/bench/results.json
@@ -141,8 +141,12 @@ UID_FILE=$TMP/uids
 loadgen() {
 	local proxy=v1 line
 	[ "$TARGET_PORT" = $PORT_DIRECT ] && proxy=none
-	line=$(in_ns $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT --mode "$1" \
-	    --conns "$CONNS" --duration "$DURATION" --proxy $proxy --uid-base "$UID_BASE")
+	if ! line=$(in_ns $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT --mode "$1" \
+	    --conns "$CONNS" --duration "$DURATION" --proxy $proxy --uid-base "$UID_BASE") ||
+	    [ -z "$(field uids "$line")" ]; then
+		echo "mmproxy bench: the load generator failed in mode $1: $line" >&2
+		exit 1
+	fi
 	echo $((UID_BASE + $(field uids "$line"))) >"$UID_FILE"
 	echo "$line"
 }
