@@ -3,7 +3,8 @@
  * buffer: bytes are written straight back, and only what the socket would
  * not take is kept (per connection, freed once sent), so an idle connection
  * costs the backend almost nothing and the memory measurement stays about
- * the proxy.
+ * the proxy.  The same addresses answer UDP too: each datagram goes back to
+ * its sender, in batches of recvmmsg(2) and sendmmsg(2).
  *
  *   echo IP:PORT [IP:PORT]
  */
@@ -34,8 +35,15 @@ die(const char *what)
 	exit(1);
 }
 
+#define UDP_BATCH	64
+#define UDP_MAX		2048	/* bytes of one datagram we echo */
+
+/* Tags in an epoll event's data, below any pointer's alignment. */
+#define TAG_TCP_LISTENER	1
+#define TAG_UDP			2
+
 static int
-listen_on(const char *spec)
+listen_on(const char *spec, int type)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -58,11 +66,12 @@ listen_on(const char *spec)
 		len = sizeof(struct sockaddr_in6);
 	} else
 		return -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 4096) == -1)
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    (type == SOCK_STREAM && listen(fd, 4096) == -1))
 		die(spec);
 	return fd;
 }
@@ -121,11 +130,38 @@ serve(struct conn *c)
 	return 0;
 }
 
+/* Every datagram waiting, back to where it came from. */
+static void
+serve_udp(int fd)
+{
+	static char buf[UDP_BATCH][UDP_MAX];
+	static struct sockaddr_storage from[UDP_BATCH];
+	struct mmsghdr m[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	int i, n;
+
+	for (;;) {
+		for (i = 0; i < UDP_BATCH; i++) {
+			iov[i] = (struct iovec){ buf[i], UDP_MAX };
+			m[i].msg_hdr = (struct msghdr){ .msg_name = &from[i],
+			    .msg_namelen = sizeof(from[i]), .msg_iov = &iov[i],
+			    .msg_iovlen = 1 };
+		}
+		n = recvmmsg(fd, m, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++)
+			iov[i].iov_len = m[i].msg_len;
+		/* A full socket buffer loses the rest, as UDP may. */
+		(void)sendmmsg(fd, m, (unsigned)n, MSG_DONTWAIT);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct epoll_event evs[256];
-	int lfds[2], nl = 0, i;
+	int i;
 
 	if (argc < 2 || argc > 3) {
 		fprintf(stderr, "usage: echo IP:PORT [IP:PORT]\n");
@@ -136,20 +172,29 @@ main(int argc, char **argv)
 		die("epoll_create1");
 	for (i = 1; i < argc; i++) {
 		struct epoll_event ev = { .events = EPOLLIN };
-		if ((lfds[nl] = listen_on(argv[i])) == -1) {
+		int tfd = listen_on(argv[i], SOCK_STREAM), ufd;
+
+		if (tfd == -1) {
 			fprintf(stderr, "echo: bad address %s\n", argv[i]);
 			return 2;
 		}
-		ev.data.u64 = (uint64_t)lfds[nl] << 1 | 1;	/* tagged: listener */
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfds[nl], &ev) == -1)
+		ufd = listen_on(argv[i], SOCK_DGRAM);
+		ev.data.u64 = (uint64_t)tfd << 2 | TAG_TCP_LISTENER;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev) == -1)
 			die("epoll_ctl");
-		nl++;
+		ev.data.u64 = (uint64_t)ufd << 2 | TAG_UDP;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, ufd, &ev) == -1)
+			die("epoll_ctl");
 	}
 	for (;;) {
 		int n = epoll_wait(epfd, evs, 256, -1);
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.u64 & 1) {
-				int lfd = (int)(evs[i].data.u64 >> 1), fd, one = 1;
+			if (evs[i].data.u64 & TAG_UDP) {
+				serve_udp((int)(evs[i].data.u64 >> 2));
+				continue;
+			}
+			if (evs[i].data.u64 & TAG_TCP_LISTENER) {
+				int lfd = (int)(evs[i].data.u64 >> 2), fd, one = 1;
 				while ((fd = accept4(lfd, NULL, NULL,
 				    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
 					struct epoll_event ev = { .events =

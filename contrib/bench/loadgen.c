@@ -10,6 +10,10 @@
  *             p50/p99 from connect() to the echo (time to first byte)
  *   idle      open the connections, send the header, hold them until
  *             SIGTERM (memory per idle connection)
+ *   udp       N flows, each a UDP socket of its own: a datagram with a
+ *             PROXY v2 DGRAM header and a numbered message, then wait for
+ *             its echo (UDP_TIMEOUT_MS at most: then it counts as lost), again:
+ *             datagrams/s, p50/p99, lost
  *
  *   loadgen --target ADDR:PORT --mode MODE [--conns N] [--duration S]
  *           [--proxy v1|none] [--uid-base N]
@@ -40,7 +44,9 @@
 #define HIST_US		200000			/* 1 us buckets up to 200 ms */
 #define MAX_EVENTS	256
 
-enum mode { STREAM, PINGPONG, CONNECT, IDLE };
+enum mode { STREAM, PINGPONG, CONNECT, IDLE, UDP };
+
+#define UDP_TIMEOUT_MS	200
 
 struct conn {
 	int		fd;
@@ -57,7 +63,7 @@ static struct sockaddr_in target;
 static int use_proxy = 1;
 static int epfd;
 static unsigned next_uid;
-static uint64_t up_bytes, down_bytes, done_ops, errors;
+static uint64_t up_bytes, down_bytes, done_ops, errors, udp_sent, udp_lost;
 static uint32_t *hist;
 static uint64_t hist_over;
 static volatile sig_atomic_t stop;
@@ -281,6 +287,119 @@ broken:
 	conn_open(c);
 }
 
+/*
+ * UDP: one datagram in flight per flow.  The header (v2, PROXY, UDP4)
+ * names the flow's source; the proxy answers with the bare payload, to the
+ * flow's own socket.
+ */
+struct flow {
+	int		fd;
+	uint32_t	seq;		/* of the datagram in flight */
+	int64_t		t0;
+	uint8_t		hdr[28];
+	size_t		hdr_len;
+};
+
+static void
+udp_header(struct flow *f, unsigned uid)
+{
+	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+	    0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+	unsigned ip = uid / SRC_PORTS, port = SRC_PORT_BASE + uid % SRC_PORTS;
+	uint32_t src = htonl(0xc6120000u | (ip & 0x1ffff)), dst = htonl(0x7f000001);
+	uint16_t sport = htons((uint16_t)port), dport = htons(8443), len = htons(12);
+
+	f->hdr_len = 0;
+	if (!use_proxy)
+		return;
+	memcpy(f->hdr, sig, 12);
+	f->hdr[12] = 0x21;		/* version 2, PROXY */
+	f->hdr[13] = 0x12;		/* AF_INET, DGRAM */
+	memcpy(f->hdr + 14, &len, 2);
+	memcpy(f->hdr + 16, &src, 4);
+	memcpy(f->hdr + 20, &dst, 4);
+	memcpy(f->hdr + 24, &sport, 2);
+	memcpy(f->hdr + 26, &dport, 2);
+	f->hdr_len = 28;
+}
+
+static void
+udp_send(struct flow *f)
+{
+	uint8_t pkt[28 + 4 + MSG_LEN];
+	size_t n = f->hdr_len;
+
+	f->seq++;
+	memcpy(pkt, f->hdr, n);
+	memcpy(pkt + n, &f->seq, 4);
+	memcpy(pkt + n + 4, MSG, MSG_LEN);
+	f->t0 = now_ns();
+	if (send(f->fd, pkt, n + 4 + MSG_LEN, 0) == -1)
+		errors++;
+	else {
+		udp_sent++;
+		up_bytes += 4 + MSG_LEN;
+	}
+}
+
+static void
+udp_recv(struct flow *f)
+{
+	uint8_t buf[2048];
+	uint32_t seq;
+	ssize_t n;
+
+	while ((n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		if (n != 4 + MSG_LEN)
+			continue;
+		memcpy(&seq, buf, 4);
+		if (seq != f->seq)
+			continue;	/* the echo of one already counted lost */
+		down_bytes += (uint64_t)n;
+		record(now_ns() - f->t0);
+		done_ops++;
+		udp_send(f);
+	}
+}
+
+static void
+run_udp(struct flow *fs, unsigned n, int64_t end)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &fs[i] };
+		unsigned uid = next_uid++;
+
+		fs[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fs[i].fd == -1)
+			die("socket");
+		bind_source(fs[i].fd, uid);
+		if (connect(fs[i].fd, (struct sockaddr *)&target, sizeof(target)) == -1)
+			die("connect");
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fs[i].fd, &ev) == -1)
+			die("epoll_ctl");
+		udp_header(&fs[i], uid);
+		udp_send(&fs[i]);
+	}
+	while (!stop && now_ns() < end) {
+		int k, m = epoll_wait(epfd, evs, MAX_EVENTS, 20);
+		int64_t late = now_ns() - (int64_t)UDP_TIMEOUT_MS * 1000000;
+
+		for (k = 0; k < m; k++)
+			udp_recv(evs[k].data.ptr);
+		for (i = 0; i < n; i++) {
+			if (fs[i].t0 < late) {
+				udp_lost++;
+				udp_send(&fs[i]);
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		close(fs[i].fd);
+}
+
 static void
 parse_target(const char *s)
 {
@@ -307,7 +426,7 @@ main(int argc, char **argv)
 	struct epoll_event evs[MAX_EVENTS];
 	const char *mode_s = "stream";
 	unsigned conns = 50, i, uid_base;
-	double duration = 5, secs;
+	double duration = 5, secs, up_msgs, down_msgs;
 	struct conn *cs;
 	int64_t start, end;
 
@@ -331,7 +450,7 @@ main(int argc, char **argv)
 	}
 	if (target.sin_family == 0 || conns == 0) {
 		fprintf(stderr, "usage: loadgen --target IP:PORT --mode "
-		    "stream|pingpong|connect|idle [--conns N] [--duration S] "
+		    "stream|pingpong|connect|idle|udp [--conns N] [--duration S] "
 		    "[--proxy v1|none]\n");
 		return 2;
 	}
@@ -343,6 +462,8 @@ main(int argc, char **argv)
 		mode = CONNECT;
 	else if (strcmp(mode_s, "idle") == 0)
 		mode = IDLE;
+	else if (strcmp(mode_s, "udp") == 0)
+		mode = UDP;
 	else {
 		fprintf(stderr, "loadgen: unknown mode %s\n", mode_s);
 		return 2;
@@ -359,10 +480,21 @@ main(int argc, char **argv)
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll_create1");
 	start = now_ns();
-	for (i = 0; i < conns; i++)
-		conn_open(&cs[i]);
 	end = mode == IDLE ? INT64_MAX : start + (int64_t)(duration * 1e9);
-	while (!stop && now_ns() < end) {
+	if (mode == UDP) {
+		struct flow *fs = calloc(conns, sizeof(*fs));
+
+		if (fs == NULL)
+			die("calloc");
+		run_udp(fs, conns, end);
+		free(fs);
+		for (i = 0; i < conns; i++)
+			cs[i].fd = -1;
+	} else {
+		for (i = 0; i < conns; i++)
+			conn_open(&cs[i]);
+	}
+	while (mode != UDP && !stop && now_ns() < end) {
 		int n = epoll_wait(epfd, evs, MAX_EVENTS, 100);
 		for (int k = 0; k < n; k++)
 			on_event(evs[k].data.ptr, evs[k].events);
@@ -374,13 +506,16 @@ main(int argc, char **argv)
 		}
 	}
 	secs = (double)(now_ns() - start) / 1e9;
+	/* Messages: PING\r\n lines on TCP, datagrams on UDP. */
+	up_msgs = mode == UDP ? (double)udp_sent : (double)up_bytes / MSG_LEN;
+	down_msgs = mode == UDP ? (double)done_ops : (double)down_bytes / MSG_LEN;
 	printf("mode=%s conns=%u seconds=%.2f up_mbps=%.1f down_mbps=%.1f "
 	    "up_msgs=%.0f down_msgs=%.0f ops=%.0f p50_us=%.0f p99_us=%.0f "
-	    "errors=%llu uids=%u\n", mode_s, conns, secs, (double)up_bytes * 8 / secs / 1e6,
-	    (double)down_bytes * 8 / secs / 1e6, (double)up_bytes / MSG_LEN / secs,
-	    (double)down_bytes / MSG_LEN / secs, (double)done_ops / secs,
+	    "errors=%llu lost=%llu uids=%u\n", mode_s, conns, secs,
+	    (double)up_bytes * 8 / secs / 1e6, (double)down_bytes * 8 / secs / 1e6,
+	    up_msgs / secs, down_msgs / secs, (double)done_ops / secs,
 	    percentile(0.50), percentile(0.99), (unsigned long long)errors,
-	    next_uid - uid_base);
+	    (unsigned long long)udp_lost, next_uid - uid_base);
 	for (i = 0; i < conns; i++)
 		if (cs[i].fd != -1)
 			close(cs[i].fd);

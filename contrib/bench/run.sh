@@ -4,7 +4,7 @@
 #
 #   contrib/bench/run.sh BUILD_DIR [--duration S] [--conns N] [--runs R]
 #       [--idle N] [--targets "direct mmproxy go-mmproxy"]
-#       [--modes "stream pingpong connect"] [--out FILE]
+#       [--modes "stream pingpong connect udp"] [--out FILE]
 #
 # Prints a table (like go-mmproxy's README) with each row's ratio to no
 # proxy and mmproxy's ratio to go-mmproxy, and writes every number to
@@ -15,7 +15,7 @@ BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
 DURATION=3 CONNS=50 RUNS=3 IDLE=1000
 TARGETS="direct mmproxy go-mmproxy"
-MODES="stream pingpong connect"
+MODES="stream pingpong connect udp"
 OUT=$BUILD/bench/results.json
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -114,6 +114,32 @@ start_target() {
 	PROXY_PID=$!
 	TARGET_PORT=$PORT_PROXY
 	wait_port $PORT_PROXY
+}
+
+# The same proxy for UDP (-p udp).  Returns 1, with the proxy's first
+# line in $TMP/proxy.log, when it does not serve UDP.
+start_udp_target() {
+	local i
+	case $1 in
+	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
+	mmproxy) ip netns exec "$NS" $PIN_PROXY "$BUILD/mmproxy" -p udp \
+	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
+	go-mmproxy) ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -p udp \
+	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
+	esac
+	PROXY_PID=$!
+	TARGET_PORT=$PORT_PROXY
+	for i in $(seq 1 100); do
+		[ -n "$(in_ns ss -Hlun "sport = :$PORT_PROXY")" ] && return 0
+		if ! kill -0 "$PROXY_PID" 2>/dev/null; then
+			wait "$PROXY_PID" 2>/dev/null || true
+			PROXY_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "mmproxy bench: $1 -p udp does not listen on port $PORT_PROXY" >&2
+	exit 1
 }
 
 stop_target() {
@@ -266,22 +292,40 @@ for run in $(seq 1 "$RUNS"); do
 	for t in $TARGETS; do
 		start_target "$t"
 		for m in $MODES; do
+			[ "$m" != udp ] || continue
 			line=$(loadgen $m)
 			UID_BASE=$(cat "$UID_FILE")
 			RAW[$t,$m,$run]=$line
 			printf '  run %d %-10s %s\n' "$run" "$t" "$line"
 		done
 		stop_target
+		[[ " $MODES " == *" udp "* ]] || continue
+		if start_udp_target "$t"; then
+			line=$(loadgen udp)
+			UID_BASE=$(cat "$UID_FILE")
+		else
+			line="unsupported: $(head -1 "$TMP/proxy.log")"
+		fi
+		RAW[$t,udp,$run]=$line
+		printf '  run %d %-10s %s\n' "$run" "$t" "$line"
+		stop_target
 	done
 done
 
 declare -A MED
-metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us"
+metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us udp:ops udp:p99_us udp:lost"
 for t in $TARGETS; do
 	for mk in $metrics; do
 		m=${mk%%:*} k=${mk#*:}
 		MED[$t,$m,$k]=$(for run in $(seq 1 "$RUNS"); do field "$k" "${RAW[$t,$m,$run]:-}"; done | median)
 	done
+	# "-" where the proxy does not serve UDP.
+	if [[ "${RAW[$t,udp,1]:-unsupported}" == unsupported* ]]; then
+		MED[$t,udp_dps]=- MED[$t,udp_lost]=- MED[$t,udp_json]=null
+	else
+		MED[$t,udp_dps]=$(printf '%.0f' "${MED[$t,udp,ops]}") MED[$t,udp_lost]=${MED[$t,udp,lost]}
+		MED[$t,udp_json]=${MED[$t,udp,ops]}
+	fi
 	MED[$t,both_mbps]=$(awk -v a="${MED[$t,stream,up_mbps]}" -v b="${MED[$t,stream,down_mbps]}" 'BEGIN { print a + b }')
 	MED[$t,mem_kb]=$(for run in $(seq 1 "$RUNS"); do field mem_drop_kb "${RAW[$t,idle,$run]}"; done | median)
 	MED[$t,pss_kb]=$(for run in $(seq 1 "$RUNS"); do field pss_kb "${RAW[$t,idle,$run]}"; done | median)
@@ -300,23 +344,24 @@ name() {
 }
 
 echo
-printf '| %-10s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s | %8s |\n' \
-    "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "req/s" "p50 us" "p99 us" "conn/s" "TTFB us" "p99 us" "idle KB" "kern KB" "PSS KB"
-printf '|%s|\n' "------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------|----------"
+printf '| %-10s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s | %8s | %9s | %6s |\n' \
+    "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "req/s" "p50 us" "p99 us" "conn/s" "TTFB us" "p99 us" "idle KB" "kern KB" "PSS KB" "UDP dg/s" "lost"
+printf '|%s|\n' "------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------|----------|-----------|--------"
 for t in $TARGETS; do
-	printf '| %-10s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s | %8s |\n' \
+	printf '| %-10s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s | %8s | %9s | %6s |\n' \
 	    "$(name "$t")" "${MED[$t,both_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,stream,up_mbps]}" \
 	    "${MED[$t,stream,down_msgs]}" "${MED[$t,stream,up_msgs]}" "${MED[$t,pingpong,ops]}" \
 	    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
 	    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:--}" \
-	    "${MED[$t,acct_net]:--}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')"
+	    "${MED[$t,acct_net]:--}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')" \
+	    "${MED[$t,udp_dps]}" "${MED[$t,udp_lost]}"
 done
 echo
 ratio() {	# ratio A B
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b == 0) print "-"; else printf "%.2f", a / b }'
 }
 ratios_of() {	# ratios_of X Y: X's numbers over Y's
-	printf '  %-24s ⇅ %s  ↓ %s  ↑ %s  req/s %s  p99 %s  conn/s %s  idle KB %s  kern KB %s  PSS %s\n' "$(name "$1") / $(name "$2"):" \
+	printf '  %-24s ⇅ %s  ↓ %s  ↑ %s  req/s %s  p99 %s  conn/s %s  idle KB %s  kern KB %s  PSS %s  UDP dg/s %s\n' "$(name "$1") / $(name "$2"):" \
 	    "$(ratio "${MED[$1,both_mbps]}" "${MED[$2,both_mbps]}")" \
 	    "$(ratio "${MED[$1,stream,down_mbps]}" "${MED[$2,stream,down_mbps]}")" \
 	    "$(ratio "${MED[$1,stream,up_mbps]}" "${MED[$2,stream,up_mbps]}")" \
@@ -325,7 +370,8 @@ ratios_of() {	# ratios_of X Y: X's numbers over Y's
 	    "$(ratio "${MED[$1,connect,ops]}" "${MED[$2,connect,ops]}")" \
 	    "$(ratio "${MED[$1,mem_net]:-0}" "${MED[$2,mem_net]:-0}")" \
 	    "$(ratio "${MED[$1,acct_net]:-0}" "${MED[$2,acct_net]:-0}")" \
-	    "$(ratio "${MED[$1,pss_kb]}" "${MED[$2,pss_kb]}")"
+	    "$(ratio "${MED[$1,pss_kb]}" "${MED[$2,pss_kb]}")" \
+	    "$(ratio "${MED[$1,udp_json]}" "${MED[$2,udp_json]}")"
 }
 echo "Ratios (medians):"
 for t in $TARGETS; do
@@ -343,11 +389,13 @@ mkdir -p "$(dirname "$OUT")"
 	for t in $TARGETS; do
 		[ $first -eq 1 ] || printf ',\n'
 		first=0
-		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s}' \
+		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s, "udp_dps": %s, "udp_p99_us": %s, "udp_lost": %s}' \
 		    "$t" "${MED[$t,stream,up_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,pingpong,ops]}" \
 		    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
 		    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:-null}" \
-		    "${MED[$t,acct_net]:-null}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')"
+		    "${MED[$t,acct_net]:-null}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')" \
+		    "${MED[$t,udp_json]}" "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,p99_us]}")" \
+		    "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,lost]}")"
 	done
 	printf '\n  },\n  "raw": [\n'
 	first=1
