@@ -31,6 +31,13 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 
+for t in $TARGETS; do
+	case $t in direct|mmproxy|go-mmproxy) ;; *) echo "run.sh: unknown target $t" >&2; exit 2 ;; esac
+done
+for m in $MODES; do
+	case $m in stream|pingpong|connect|udp) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
+done
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "mmproxy bench: needs root for a network namespace: run sudo make bench" >&2
 	exit 1
