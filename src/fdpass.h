@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define HANDOFF_TAG		0x6d	/* 'm' */
@@ -27,6 +28,9 @@ struct handoff {
 	uint32_t	conn_id;
 	int64_t		accepted_ms;	/* monotonic; deadlines count from here */
 	uint32_t	payload_len;
+	/* The client's address as accept() gave it (unmapped), so that the
+	 * worker does not ask again; AF_UNSPEC: the worker asks. */
+	struct sockaddr_storage peer;
 };
 
 int	fdpass_send(int sock, const struct handoff *h, const int *fds,

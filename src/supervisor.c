@@ -235,10 +235,11 @@ worker_ctl_event(struct worker_slot *w)
  * the next one tried.  Returns 0, or -1 if no worker took it.
  */
 static int
-handoff(struct supervisor *s, int fd, uint32_t id, const char *peer_s)
+handoff(struct supervisor *s, int fd, uint32_t id,
+    const struct sockaddr_storage *peer, const char *peer_s)
 {
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_TCP,
-	    .nfds = 1, .conn_id = id, .accepted_ms = now_ms() };
+	    .nfds = 1, .conn_id = id, .accepted_ms = now_ms(), .peer = *peer };
 	size_t i;
 
 	for (i = 0; i < s->nw; i++) {
@@ -277,7 +278,7 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 	    !subnet_match(&s->opt->allowed, peer))
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_NOT_ALLOWED));
-	else if (handoff(s, fd, id, peer_s) == -1)
+	else if (handoff(s, fd, id, peer, peer_s) == -1)
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_HANDOFF_FAILED));
 	close(fd);

@@ -179,8 +179,10 @@ log_close(const struct conn *c, int rc, const struct relay_result *res)
 		    res->side, strerror(res->error));
 }
 
+/* peer: the client's address if the caller has it, or NULL. */
 static void
-conn_init(struct conn *c, int client, uint32_t id)
+conn_init(struct conn *c, int client, uint32_t id,
+    const struct sockaddr_storage *peer)
 {
 	socklen_t len = sizeof(c->peer);
 	int one = 1;
@@ -188,7 +190,10 @@ conn_init(struct conn *c, int client, uint32_t id)
 	memset(c, 0, sizeof(*c));
 	c->id = id;
 	c->client = client;
-	if (getpeername(client, (struct sockaddr *)&c->peer, &len) == -1)
+	if (peer != NULL && (peer->ss_family == AF_INET ||
+	    peer->ss_family == AF_INET6))
+		c->peer = *peer;
+	else if (getpeername(client, (struct sockaddr *)&c->peer, &len) == -1)
 		c->peer.ss_family = AF_UNSPEC;
 	addr_unmap(&c->peer);
 	strcpy(c->peer_s, "-");
@@ -202,12 +207,13 @@ conn_init(struct conn *c, int client, uint32_t id)
 
 /*
  * Serve one accepted connection: header, dial, relay.  Closes client.
+ * peer: its address if known (NULL: ask the socket).
  * Every way it can end is logged; none of them is fatal to the process.
  * Returns how it ended.
  */
 enum serve_result
 worker_serve(const struct options *opt, int client, uint32_t id,
-    int64_t accepted_ms)
+    const struct sockaddr_storage *peer, int64_t accepted_ms)
 {
 	enum serve_result result = SERVE_DROPPED;
 	const struct sockaddr_storage *target;
@@ -218,7 +224,7 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 	int up, rc;
 
 	b.p = b.small;
-	conn_init(&c, client, id);
+	conn_init(&c, client, id, peer);
 	if (fd_set_nonblock(client) == -1 || header_read(&c, &b,
 	    accepted_ms + (int64_t)opt->header_timeout * 1000, &hdr) == -1)
 		goto out;
@@ -282,7 +288,7 @@ worker_serve_one(const struct options *opt, int client, const char *mode)
 		return 0;
 	}
 	log_line(LOG_STATES, "accept id=%u peer=%s mode=%s", id, peer_s, mode);
-	return worker_serve(opt, client, id, now_ms()) ==
+	return worker_serve(opt, client, id, &peer, now_ms()) ==
 	    SERVE_UPSTREAM_FAILED ? 1 : 0;
 }
 
@@ -338,7 +344,7 @@ worker_main(int ctl, const struct options *opt)
 		if (h.kind != HANDOFF_TCP || h.nfds != 1)
 			fatalx("worker %d: unexpected job kind %u with %u fds",
 			    (int)getpid(), h.kind, h.nfds);
-		worker_serve(opt, fds[0], h.conn_id, h.accepted_ms);
+		worker_serve(opt, fds[0], h.conn_id, &h.peer, h.accepted_ms);
 		if (send(ctl, &idle, 1, MSG_NOSIGNAL) == -1)
 			exit(0);	/* the supervisor is gone */
 	}

@@ -2,6 +2,7 @@
 #ifndef MMPROXY_WORKER_H
 #define MMPROXY_WORKER_H
 
+#include <sys/socket.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -13,7 +14,8 @@ enum serve_result {
 };
 
 enum serve_result	worker_serve(const struct options *opt, int client,
-			    uint32_t id, int64_t accepted_ms);
+			    uint32_t id, const struct sockaddr_storage *peer,
+			    int64_t accepted_ms);
 int	worker_serve_one(const struct options *opt, int client, const char *mode);
 void	worker_main(int ctl, const struct options *opt)
 	    __attribute__((noreturn));
