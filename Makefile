@@ -81,18 +81,19 @@ helpers: $(HELPERS) $(BENCH_TOOLS)
 
 bench-tools: $(BENCH_TOOLS)
 
-$(BUILD)/bench/%: contrib/bench/%.c
+# Test helpers and bench tools parse addresses with mmproxy's own parser.
+$(BUILD)/bench/%: contrib/bench/%.c $(BUILD)/obj/addr.o src/addr.h
 	@mkdir -p $(dir $@)
-	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/obj/addr.o
 
 # Against no proxy and go-mmproxy (installed with apt-get when it can be);
 # BENCH_FLAGS="--duration 10 --runs 5" and so on.
 bench: all bench-tools
 	@contrib/bench/run.sh $(abspath $(BUILD)) $(BENCH_FLAGS)
 
-$(BUILD)/tests/%: tests/helpers/%.c
+$(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/obj/addr.o src/addr.h
 	@mkdir -p $(dir $@)
-	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/obj/addr.o
 
 $(BUILD)/tests/test_proxy_protocol: tests/unit/test_proxy_protocol.c $(PARSER_OBJS)
 	@mkdir -p $(dir $@)

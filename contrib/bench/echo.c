@@ -12,13 +12,14 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "addr.h"
 
 struct conn {
 	int	 fd;
@@ -46,31 +47,15 @@ static int
 listen_on(const char *spec, int type)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
-	char host[64];
-	const char *colon = strrchr(spec, ':');
 	int fd, one = 1;
 
-	memset(&ss, 0, sizeof(ss));
-	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
-		return -1;
-	memcpy(host, spec[0] == '[' ? spec + 1 : spec, (size_t)(colon - spec));
-	host[colon - spec - (spec[0] == '[' ? 2 : 0)] = '\0';
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(colon + 1));
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
-		len = sizeof(struct sockaddr_in6);
-	} else
+	if (addr_parse_hostport(spec, &ss) == -1)
 		return -1;
 	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		die("socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	if (bind(fd, (struct sockaddr *)&ss, addr_len(&ss)) == -1 ||
 	    (type == SOCK_STREAM && listen(fd, 4096) == -1))
 		die(spec);
 	return fd;

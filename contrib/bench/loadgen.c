@@ -28,7 +28,6 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -37,6 +36,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "addr.h"
 
 #define MSG		"PING\r\n"
 #define MSG_LEN		6
@@ -403,21 +404,13 @@ run_udp(struct flow *fs, unsigned n, int64_t end)
 static void
 parse_target(const char *s)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
+	struct sockaddr_storage ss;
 
-	if (colon == NULL || (size_t)(colon - s) >= sizeof(host)) {
-		fprintf(stderr, "loadgen: bad --target %s\n", s);
+	if (addr_parse_hostport(s, &ss) == -1 || ss.ss_family != AF_INET) {
+		fprintf(stderr, "loadgen: bad --target %s (IPv4 ADDR:PORT)\n", s);
 		exit(2);
 	}
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	target.sin_family = AF_INET;
-	target.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &target.sin_addr) != 1) {
-		fprintf(stderr, "loadgen: bad --target %s\n", s);
-		exit(2);
-	}
+	memcpy(&target, &ss, sizeof(target));
 }
 
 int

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,27 +20,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 static void __attribute__((noreturn))
 die(const char *what)
 {
 	fprintf(stderr, "backend: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static void
-format_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(s->sin_port));
-	} else {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(s->sin6_port));
-	}
 }
 
 static int
@@ -112,9 +97,7 @@ main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	const char *listen_at = NULL, *mode = "echo";
-	char host[128], *colon;
 	int i, lfd, one = 1;
-	socklen_t len;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--listen") == 0)
@@ -122,27 +105,11 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--mode") == 0)
 			mode = argv[i + 1];
 	}
-	if (listen_at == NULL || strlen(listen_at) >= sizeof(host)) {
+	if (listen_at == NULL) {
 		fprintf(stderr, "usage: backend --listen ADDR:PORT [--mode echo|drain|hello]\n");
 		return 2;
 	}
-	strcpy(host, listen_at[0] == '[' ? listen_at + 1 : listen_at);
-	colon = strrchr(host, ':');
-	if (colon == NULL)
-		return 2;
-	*colon = '\0';
-	if (colon > host && colon[-1] == ']')
-		colon[-1] = '\0';
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(colon + 1));
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
-		len = sizeof(struct sockaddr_in6);
-	} else {
+	if (addr_parse_hostport(listen_at, &ss) == -1) {
 		fprintf(stderr, "backend: bad address %s\n", listen_at);
 		return 2;
 	}
@@ -151,7 +118,7 @@ main(int argc, char **argv)
 	if ((lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		die("socket");
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) == -1 || listen(lfd, 1024) == -1)
+	if (bind(lfd, (struct sockaddr *)&ss, addr_len(&ss)) == -1 || listen(lfd, 1024) == -1)
 		die("listen");
 	for (;;) {
 		struct sockaddr_storage peer;
@@ -164,7 +131,7 @@ main(int argc, char **argv)
 				continue;
 			die("accept");
 		}
-		format_peer(&peer, ps, sizeof(ps));
+		addr_format(&peer, ps, sizeof(ps));
 		switch (fork()) {
 		case -1:
 			die("fork");

@@ -24,7 +24,6 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -33,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "addr.h"
 
 #define MAX_PIECES	64
 #define PIECE_MAX	70000
@@ -162,44 +163,10 @@ add_zeros(size_t n)
 	p->n = n;
 }
 
-static int
-parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *colon = strrchr(s, ':');
-	size_t hl;
-
-	memset(ss, 0, sizeof(*ss));
-	if (colon == NULL)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-		ss->ss_family = AF_INET;
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)atoi(colon + 1));
-		*len = sizeof(struct sockaddr_in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-		ss->ss_family = AF_INET6;
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)atoi(colon + 1));
-		*len = sizeof(struct sockaddr_in6);
-		return 0;
-	}
-	return -1;
-}
-
 static const char *bind_ip;
 
 static int
-dial(const struct sockaddr_storage *ss, socklen_t len)
+dial(const struct sockaddr_storage *ss)
 {
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
@@ -207,17 +174,14 @@ dial(const struct sockaddr_storage *ss, socklen_t len)
 		die("socket");
 	if (bind_ip != NULL) {
 		struct sockaddr_storage b;
-		socklen_t bl;
-		char spec[80];
 
-		snprintf(spec, sizeof(spec), "%s:0", bind_ip);
-		if (parse_addr(spec, &b, &bl) == -1)
+		if (addr_parse_ip(bind_ip, strlen(bind_ip), &b) == -1)
 			diex("bad --bind address");
-		if (bind(fd, (struct sockaddr *)&b, bl) == -1)
+		if (bind(fd, (struct sockaddr *)&b, addr_len(&b)) == -1)
 			die("bind");
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)ss, len) == -1)
+	if (connect(fd, (const struct sockaddr *)ss, addr_len(ss)) == -1)
 		die("connect");
 	return fd;
 }
@@ -362,7 +326,7 @@ bulk(int fd, uint64_t total, int timeout_ms)
 
 /* N connections at once, each with its own source port, each echoed. */
 static int
-parallel(const struct sockaddr_storage *ss, socklen_t len, int n,
+parallel(const struct sockaddr_storage *ss, int n,
     const char *src, int port_base, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
@@ -374,7 +338,7 @@ parallel(const struct sockaddr_storage *ss, socklen_t len, int n,
 	if (fds == NULL || got == NULL || want == NULL || p == NULL)
 		die("calloc");
 	for (i = 0; i < n; i++)
-		fds[i] = dial(ss, len);
+		fds[i] = dial(ss);
 	for (i = 0; i < n; i++) {
 		char hdr[160];
 		int hl = snprintf(hdr, sizeof(hdr), "PROXY TCP4 %s 127.0.0.1 %d "
@@ -423,7 +387,6 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
 	int i, fd, bytewise = 0, pause = -1, shut = 0, rd = 0, hold = 0;
 	int timeout = 30000, npar = 0, port_base = 20000, rc = 0, reset = 0;
 	unsigned long long bulk_bytes = 0;
@@ -464,13 +427,13 @@ main(int argc, char **argv)
 		else
 			diex("unknown option");
 	}
-	if (argc < 2 || parse_addr(argv[argc - 1], &ss, &len) == -1)
+	if (argc < 2 || addr_parse_hostport(argv[argc - 1], &ss) == -1)
 		diex("usage: pp_client [options] ADDR:PORT");
 	if (npar > 0)
-		return parallel(&ss, len, npar, src, port_base, timeout);
+		return parallel(&ss, npar, src, port_base, timeout);
 	if (pause < 0)
 		pause = bytewise || npieces > 1 ? 20 : 0;
-	fd = dial(&ss, len);
+	fd = dial(&ss);
 	send_pieces(fd, bytewise, pause);
 	if (hold > 0)
 		pause_ms(hold);
