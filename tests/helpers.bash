@@ -44,16 +44,21 @@ assert_no_sanitizer_report() {
 	done
 }
 
-ns_teardown() {
-	[ -n "${NS:-}" ] || return 0
+# netns_remove NAME: kill everything in the namespace, then delete it.
+netns_remove() {
 	local pids i
 	for i in $(seq 1 50); do
-		pids=$(ip netns pids "$NS" 2>/dev/null)
+		pids=$(ip netns pids "$1" 2>/dev/null)
 		[ -z "$pids" ] && break
 		kill -9 $pids 2>/dev/null || true
 		sleep 0.1
 	done
-	ip netns del "$NS" 2>/dev/null || true
+	ip netns del "$1" 2>/dev/null || true
+}
+
+ns_teardown() {
+	[ -n "${NS:-}" ] || return 0
+	netns_remove "$NS"
 	assert_no_sanitizer_report
 }
 

@@ -30,14 +30,7 @@ setup() {
 }
 
 teardown() {
-	local pids i
-	for i in $(seq 1 50); do
-		pids=$(ip netns pids "$LB" 2>/dev/null)
-		[ -z "$pids" ] && break
-		kill -9 $pids 2>/dev/null || true
-		sleep 0.1
-	done
-	ip netns del "$LB" 2>/dev/null || true
+	netns_remove "$LB"
 	ns_teardown
 }
 
