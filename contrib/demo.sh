@@ -18,11 +18,10 @@ NS=mmproxy-demo-$$
 TMP=$(mktemp -d)
 SIG='0d0a0d0a000d0a515549540a'
 
+. "$(dirname "$0")/netns.sh"
+
 cleanup() {
-	local pids
-	pids=$(ip netns pids "$NS" 2>/dev/null || true)
-	[ -z "$pids" ] || kill $pids 2>/dev/null || true
-	ip netns del "$NS" 2>/dev/null || true
+	netns_remove "$NS"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -50,14 +49,7 @@ step() {
 	fi
 }
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-# The routes every mmproxy host needs: the backend's replies to a client's
-# (foreign) address are delivered locally, to mmproxy's transparent socket.
-in_ns ip rule add from 127.0.0.1/8 iif lo table 123
-in_ns ip route add local 0.0.0.0/0 dev lo table 123
-in_ns ip -6 rule add from ::1/128 iif lo table 123
-in_ns ip -6 route add local ::/0 dev lo table 123
+netns_create "$NS"	# with the routes every mmproxy host needs
 
 in_ns "$BUILD/tests/backend" --listen 127.0.0.1:4430 --mode hello >"$TMP/backend4.log" 2>&1 &
 in_ns "$BUILD/tests/backend" --listen '[::1]:4430' --mode hello >"$TMP/backend6.log" 2>&1 &

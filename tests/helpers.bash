@@ -10,6 +10,8 @@ BACKEND=$MMPROXY_BUILD/tests/backend
 WAIT_SECONDS=${WAIT_SECONDS:-30}
 SIG='0d0a0d0a000d0a515549540a'
 
+. "$BATS_TEST_DIRNAME/../contrib/netns.sh"
+
 require_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces (run: sudo make check)"
 }
@@ -21,14 +23,7 @@ nsx() {
 ns_setup() {
 	require_root
 	NS="mmproxy-test-$$-${BATS_TEST_NUMBER}"
-	ip netns add "$NS"
-	ip -n "$NS" link set lo up
-	# Replies from the backend to the client's (foreign) address must come
-	# back to mmproxy's transparent socket.
-	nsx ip rule add from 127.0.0.1/8 iif lo table 123
-	nsx ip route add local 0.0.0.0/0 dev lo table 123
-	nsx ip -6 rule add from ::1/128 iif lo table 123
-	nsx ip -6 route add local ::/0 dev lo table 123
+	netns_create "$NS"
 }
 
 # A sanitizer report anywhere (a worker's lands in mmproxy's log) fails
@@ -42,18 +37,6 @@ assert_no_sanitizer_report() {
 			return 1
 		fi
 	done
-}
-
-# netns_remove NAME: kill everything in the namespace, then delete it.
-netns_remove() {
-	local pids i
-	for i in $(seq 1 50); do
-		pids=$(ip netns pids "$1" 2>/dev/null)
-		[ -z "$pids" ] && break
-		kill -9 $pids 2>/dev/null || true
-		sleep 0.1
-	done
-	ip netns del "$1" 2>/dev/null || true
 }
 
 ns_teardown() {

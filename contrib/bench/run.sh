@@ -70,11 +70,10 @@ else
 	PINNING="one CPU: no pinning"
 fi
 
+. "$(dirname "$0")/../netns.sh"
+
 cleanup() {
-	local pids
-	pids=$(ip netns pids "$NS" 2>/dev/null || true)
-	[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
-	ip netns del "$NS" 2>/dev/null || true
+	netns_remove "$NS"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -93,10 +92,7 @@ wait_port() {
 	exit 1
 }
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-in_ns ip rule add from 127.0.0.1/8 iif lo table 123
-in_ns ip route add local 0.0.0.0/0 dev lo table 123
+netns_create "$NS"
 # connect-rate closes thousands of connections a second.  Ephemeral ports
 # stay above the PROXY sources' ports (see loadgen.c).
 in_ns sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="32768 65535"
