@@ -83,11 +83,7 @@ in_ns() {
 }
 
 wait_port() {
-	local i
-	for i in $(seq 1 100); do
-		[ -n "$(in_ns ss -Htln "sport = :$1")" ] && return 0
-		sleep 0.1
-	done
+	netns_wait_listening "$NS" "$1" && return 0
 	echo "mmproxy bench: nothing listens on port $1" >&2
 	exit 1
 }
