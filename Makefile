@@ -41,6 +41,8 @@ SRCS = \
 	src/relay.c \
 	src/subnet.c \
 	src/supervisor.c \
+	src/udp_flow.c \
+	src/udp_listener.c \
 	src/worker.c
 
 # The parser and what it needs: shared by the unit tests and the fuzzer.
@@ -55,7 +57,8 @@ HELPERS = \
 	$(BUILD)/tests/pp_client \
 	$(BUILD)/tests/syslog_sink \
 	$(BUILD)/tests/test_proxy_protocol \
-	$(BUILD)/tests/test_subnet
+	$(BUILD)/tests/test_subnet \
+	$(BUILD)/tests/udp_client
 
 OBJS = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 PARSER_OBJS = $(PARSER_SRCS:src/%.c=$(BUILD)/obj/%.o)

@@ -18,6 +18,7 @@
 #include "activation.h"
 #include "io.h"
 #include "log.h"
+#include "udp_listener.h"
 
 #define SD_LISTEN_FDS_START	3
 
@@ -34,9 +35,12 @@ sockopt_int(int fd, int opt)
 	return v;
 }
 
-/* What fd is, as far as mmproxy cares; *what says it in words. */
+/*
+ * What fd is, as far as mmproxy cares with -p udp (udp != 0) or tcp; *what
+ * says it in words.  A bound UDP socket counts as listening.
+ */
 static enum sock_kind
-sock_kind(int fd, const char **what)
+sock_kind(int fd, int udp, const char **what)
 {
 	struct stat st;
 	int domain, type;
@@ -55,9 +59,17 @@ sock_kind(int fd, const char **what)
 		*what = "not an IPv4 or IPv6 socket";
 		return SOCK_OTHER;
 	}
-	if (type == SOCK_DGRAM) {
+	if (type == SOCK_DGRAM && !udp) {
 		*what = "a UDP socket, but -p is tcp";
 		return SOCK_OTHER;
+	}
+	if (type == SOCK_STREAM && udp) {
+		*what = "a TCP socket, but -p is udp";
+		return SOCK_OTHER;
+	}
+	if (type == SOCK_DGRAM) {
+		*what = "a UDP socket";
+		return SOCK_LISTENING;
 	}
 	if (type != SOCK_STREAM) {
 		*what = "not a TCP socket";
@@ -107,18 +119,20 @@ systemd_fds(struct launch *l)
 }
 
 static void
-systemd_detect(struct launch *l, unsigned n)
+systemd_detect(const struct options *opt, struct launch *l, unsigned n)
 {
 	unsigned i, listening = 0;
 	const char *what;
 
 	for (i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + (int)i;
-		enum sock_kind k = sock_kind(fd, &what);
+		enum sock_kind k = sock_kind(fd, opt->udp, &what);
 
 		if (k == SOCK_NOT || k == SOCK_OTHER)
 			fatalx("LISTEN_FDS: fd %d is %s", fd, what);
 		adopt_fd(fd);
+		if (opt->udp && udp_listener_prepare(fd) == -1)
+			fatal("LISTEN_FDS: fd %d: preparing the UDP socket", fd);
 		listening += k == SOCK_LISTENING;
 		l->fds[i] = fd;
 	}
@@ -180,11 +194,14 @@ activation_detect(const struct options *opt, struct launch *l)
 	l->mode = LAUNCH_STANDALONE;
 	l->conn = -1;
 	if ((n = systemd_fds(l)) > 0) {
-		systemd_detect(l, n);
+		systemd_detect(opt, l, n);
 		return;
 	}
+	if (opt->inetd && opt->udp)
+		fatalx("-inetd: not with -p udp: run mmproxy -p udp standalone "
+		    "or with systemd ListenDatagram= (Accept=no)");
 	if (opt->inetd) {
-		if (sock_kind(STDIN_FILENO, &what) != SOCK_CONNECTED)
+		if (sock_kind(STDIN_FILENO, 0, &what) != SOCK_CONNECTED)
 			fatalx("-inetd: standard input is %s, not a connected "
 			    "TCP socket", what);
 		inetd_mode(l);
@@ -192,8 +209,8 @@ activation_detect(const struct options *opt, struct launch *l)
 	}
 	/* Started by an inetd that does not say so: safe to guess only when
 	 * no -l asks us to listen, and fd 0 is a connected TCP socket. */
-	if (!opt->listen_set &&
-	    sock_kind(STDIN_FILENO, &what) == SOCK_CONNECTED)
+	if (!opt->listen_set && !opt->udp &&
+	    sock_kind(STDIN_FILENO, 0, &what) == SOCK_CONNECTED)
 		inetd_mode(l);
 }
 

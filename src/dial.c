@@ -1,5 +1,5 @@
 /*
- * The upstream socket.  Bound with IP_TRANSPARENT to the client's own
+ * The upstream socket, TCP or UDP.  Bound with IP_TRANSPARENT to the client's own
  * address and port, the backend sees the real client; replies come back
  * to us through the "ip rule ... lookup 123 / local 0.0.0.0/0" routes the
  * README describes.
@@ -28,14 +28,20 @@ set_int(int fd, int level, int opt, int val)
 	return setsockopt(fd, level, opt, &val, sizeof(val));
 }
 
+static int
+set_transparent(int fd, const struct sockaddr_storage *src)
+{
+	int v6 = src->ss_family == AF_INET6;
+
+	return set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
+	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1);
+}
+
 /* Bind fd to src transparently.  Returns 0, or -1 with errno set. */
 static int
 bind_transparent(int fd, const struct sockaddr_storage *src)
 {
-	int v6 = src->ss_family == AF_INET6;
-
-	if (set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
-	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1) == -1)
+	if (set_transparent(fd, src) == -1)
 		return -1;
 	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
 		return -1;
@@ -100,6 +106,65 @@ dial_upstream(const struct sockaddr_storage *target,
 		if (wait_connected(fd, deadline_ms) == -1)
 			goto fail;
 	}
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Bind a UDP socket to src transparently.  No SO_REUSEADDR: two sockets
+ * bound and connected to the same 4-tuple would share the backend's
+ * replies, so when another flow (through another balancer) already holds
+ * the client's address and port, this one takes an ephemeral port on the
+ * client's address instead and *port_taken says so.
+ * Returns 0, or -1 with errno set.
+ */
+static int
+bind_transparent_udp(int fd, const struct sockaddr_storage *src,
+    int *port_taken)
+{
+	struct sockaddr_storage any_port = *src;
+
+	*port_taken = 0;
+	if (set_transparent(fd, src) == -1)
+		return -1;
+	if (bind(fd, (const struct sockaddr *)src, addr_len(src)) == 0)
+		return 0;
+	if (errno != EADDRINUSE || addr_port(src) == 0)
+		return -1;
+	*port_taken = 1;
+	addr_set_port(&any_port, 0);
+	return bind(fd, (const struct sockaddr *)&any_port, addr_len(&any_port));
+}
+
+/*
+ * A UDP socket connected to target, from src with IP_TRANSPARENT, or from
+ * our own address when src is NULL (LOCAL: the real endpoints).  mark != 0
+ * sets SO_MARK.  Connecting sends nothing; it fixes the flow's 4-tuple, so
+ * the kernel gives us only the backend's replies.  *port_taken: set when
+ * src's port was in use and an ephemeral one was taken.
+ * Returns a connected non-blocking socket, or -1 with errno set.
+ */
+int
+dial_udp(const struct sockaddr_storage *target,
+    const struct sockaddr_storage *src, uint32_t mark, int *port_taken)
+{
+	int fd, saved;
+
+	*port_taken = 0;
+	fd = socket(target->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_UDP);
+	if (fd == -1)
+		return -1;
+	if (src != NULL && bind_transparent_udp(fd, src, port_taken) == -1)
+		goto fail;
+	if (mark != 0 && set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+		goto fail;
+	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1)
+		goto fail;
 	return fd;
 fail:
 	saved = errno;

@@ -10,7 +10,12 @@
 	X(DROP_READ_ERROR,	"read_error")		\
 	X(DROP_NO_MEMORY,	"no_memory")		\
 	X(DROP_DIAL_FAILED,	"dial_failed")		\
-	X(DROP_DIAL_TIMEOUT,	"dial_timeout")
+	X(DROP_DIAL_TIMEOUT,	"dial_timeout")		\
+	X(DROP_POOL_FULL,	"pool_full")		\
+	X(DROP_SOCKET_FAILED,	"socket_failed")	\
+	X(DROP_TOO_MANY_FLOWS,	"too_many_flows")	\
+	X(DROP_OVERSIZE,	"oversize")		\
+	X(DROP_SEND_FAILED,	"send_failed")
 
 #define DROP_ENUM(name, str) name,
 enum drop_reason {

@@ -18,6 +18,7 @@
 #define WORKERS_MAX		4096
 #define MAX_CONNS_MAX		65536
 #define SECONDS_MAX		86400
+#define MAX_FLOWS_MAX		65536
 
 struct flag {
 	const char	*name;
@@ -103,8 +104,7 @@ set_proto(struct options *o, const struct flag *f, const char *val)
 	if (strcmp(val, "tcp") == 0)
 		o->udp = 0;
 	else if (strcmp(val, "udp") == 0)
-		usage_error("-%s: \"udp\" is not supported yet by this version",
-		    f->name);
+		o->udp = 1;
 	else
 		usage_error("-%s: invalid protocol \"%s\": want tcp or udp",
 		    f->name, val);
@@ -176,7 +176,9 @@ static const struct flag flags[] = {
 	{ "inetd", NULL, set_inetd, 0, 0, 0, 0, 1,
 	  "Serve the one connection on standard input (xinetd, tcpserver)" },
 	{ "max-conns", "n", NUMBER(max_conns, 1, MAX_CONNS_MAX, 10), 1,
-	  "Connections served at once; more wait in the backlog (default 1024)" },
+	  "Connections (UDP: balancer sockets) served at once (default 1024)" },
+	{ "max-flows", "n", NUMBER(max_flows, 1, MAX_FLOWS_MAX, 10), 1,
+	  "UDP flows (PROXY sources) one balancer socket may have (default 256)" },
 	{ "relay", "copy|splice", set_relay, 0, 0, 0, 0, 1,
 	  "How bytes are relayed (default \"copy\": faster to a local backend)" },
 	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
@@ -194,9 +196,9 @@ flags_usage(void)
 	    "               [-close-after seconds] [-dial-timeout seconds]\n"
 	    "               [-header-timeout seconds] [-l addr] [-listeners n] "
 	    "[-mark n]\n"
-	    "               [-inetd] [-max-conns n] [-p tcp | udp] "
-	    "[-relay copy | splice]\n"
-	    "               [-v level] [-workers n]\n\n");
+	    "               [-inetd] [-max-conns n] [-max-flows n] "
+	    "[-p tcp | udp]\n"
+	    "               [-relay copy | splice] [-v level] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)
@@ -223,6 +225,7 @@ defaults(struct options *o)
 	o->dial_timeout = 10;
 	o->workers = 8;
 	o->max_conns = 1024;
+	o->max_flows = 256;
 }
 
 static const struct flag *
@@ -275,4 +278,8 @@ flags_parse(int argc, char **argv, struct options *opt)
 	}
 	if (opt->workers > opt->max_conns)
 		opt->workers = opt->max_conns;
+	/* Never "expire at once": every datagram would open a new flow. */
+	if (opt->udp && opt->close_after == 0)
+		usage_error("-close-after: 0 is not allowed with -p udp: want "
+		    "1 to %u seconds", SECONDS_MAX);
 }

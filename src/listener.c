@@ -6,21 +6,23 @@
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
+#include "udp_listener.h"
 
 static int
-listener_open(const struct sockaddr_storage *sa)
+listener_open(const struct sockaddr_storage *sa, int udp)
 {
 	int fd, one = 1;
 
-	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_TCP);
+	fd = socket(sa->ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, udp ? IPPROTO_UDP : IPPROTO_TCP);
 	if (fd == -1)
 		return -1;
-	/* SO_REUSEPORT: -listeners N binds N sockets the kernel balances. */
+	/* SO_REUSEPORT: -listeners N binds N sockets the kernel balances
+	 * (UDP: and each peer's own socket binds beside them). */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
 	    bind(fd, (const struct sockaddr *)sa, addr_len(sa)) == -1 ||
-	    listen(fd, SOMAXCONN) == -1) {
+	    (udp ? udp_listener_prepare(fd) : listen(fd, SOMAXCONN)) == -1) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
@@ -41,6 +43,6 @@ listeners_open(const struct options *opt, int *fds)
 
 	addr_format(&opt->listen, text, sizeof(text));
 	for (i = 0; i < opt->listeners; i++)
-		if ((fds[i] = listener_open(&opt->listen)) == -1)
+		if ((fds[i] = listener_open(&opt->listen, opt->udp)) == -1)
 			fatal("-l %s: cannot listen", text);
 }

@@ -12,6 +12,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 #define LOG_LINE_MAX	1024
@@ -105,6 +106,41 @@ log_line(int level, const char *fmt, ...)
 	    LOG_WARNING : LOG_INFO, "", fmt, ap, "");
 	va_end(ap);
 	errno = saved;
+}
+
+/* The summary of a finished second with suppressed lines, if any. */
+void
+log_limit_flush(struct log_limit *l)
+{
+	if (l->suppressed == 0 || now_ms() - l->window_ms < 1000)
+		return;
+	log_line(LOG_ERRORS, "suppressed what=%s count=%u seconds=1", l->what,
+	    l->suppressed);
+	l->suppressed = 0;
+}
+
+/*
+ * May one more line of this kind be logged now?  Returns 1 (and counts
+ * it), or 0 (counted as suppressed).  Only at -v 1 and above.
+ */
+int
+log_limit_allow(struct log_limit *l)
+{
+	int64_t now = now_ms();
+
+	if (!log_enabled(LOG_ERRORS))
+		return 0;
+	if (now - l->window_ms >= 1000) {
+		log_limit_flush(l);
+		l->window_ms = now;
+		l->lines = 0;
+	}
+	if (l->lines < LOG_LIMIT_LINES) {
+		l->lines++;
+		return 1;
+	}
+	l->suppressed++;
+	return 0;
 }
 
 void

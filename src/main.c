@@ -56,12 +56,22 @@ log_start(const struct options *opt, const struct launch *l)
 		addr_format(&opt->listen, lis, sizeof(lis));
 	addr_format(&opt->target4, t4, sizeof(t4));
 	addr_format(&opt->target6, t6, sizeof(t6));
-	log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s proto=tcp "
-	    "listeners=%u target4=%s target6=%s allowed_subnets=%s "
-	    "header_timeout=%u workers=%u max_conns=%u", MMPROXY_VERSION,
-	    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
-	    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
-	    opt->header_timeout, opt->workers, opt->max_conns);
+	if (opt->udp)
+		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
+		    "proto=udp listeners=%u target4=%s target6=%s "
+		    "allowed_subnets=%s close_after=%u workers=%u max_conns=%u "
+		    "max_flows=%u", MMPROXY_VERSION, activation_mode_str(l->mode),
+		    lis, l->nfds, t4, t6, opt->allowed_subnets_path ?
+		    opt->allowed_subnets_path : "any", opt->close_after,
+		    opt->workers, opt->max_conns, opt->max_flows);
+	else
+		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
+		    "proto=tcp listeners=%u target4=%s target6=%s "
+		    "allowed_subnets=%s header_timeout=%u workers=%u "
+		    "max_conns=%u", MMPROXY_VERSION, activation_mode_str(l->mode),
+		    lis, l->nfds, t4, t6, opt->allowed_subnets_path ?
+		    opt->allowed_subnets_path : "any", opt->header_timeout,
+		    opt->workers, opt->max_conns);
 }
 
 int

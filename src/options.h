@@ -26,7 +26,8 @@ struct options {
 	unsigned		 header_timeout;	/* seconds */
 	unsigned		 dial_timeout;	/* seconds */
 	unsigned		 workers;	/* idle workers kept ready */
-	unsigned		 max_conns;	/* connections served at once */
+	unsigned		 max_conns;	/* connections (UDP: peers) at once */
+	unsigned		 max_flows;	/* UDP flows per peer */
 	int			 relay_splice;	/* -relay splice */
 };
 

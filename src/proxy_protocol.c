@@ -390,6 +390,25 @@ pp_parse(const uint8_t *buf, size_t len, enum pp_transport tr,
 	return PP_OK;
 }
 
+/*
+ * Parse one UDP datagram of len bytes.  Every datagram carries a whole
+ * header (PROXY-SPEC, UDP framing): nothing more can arrive, so a valid
+ * prefix is a truncated header, not a reason to wait.
+ * Returns PP_OK with *hdr filled (payload from hdr->len on), or PP_INVALID
+ * with *why set (PP_R_TRUNCATED for a header cut short).  Never
+ * PP_NEED_MORE.
+ */
+enum pp_status
+pp_parse_datagram(const uint8_t *buf, size_t len, struct pp_header *hdr,
+    enum pp_reason *why)
+{
+	enum pp_status st = pp_parse(buf, len, PP_DGRAM, hdr, why);
+
+	if (st == PP_NEED_MORE)
+		return invalid(why, PP_R_TRUNCATED);
+	return st;
+}
+
 const char *
 pp_reason_str(enum pp_reason why)
 {

@@ -46,7 +46,8 @@ enum pp_status {
 	X(PP_R_UNIQUE_ID_LONG,	"unique_id_too_long")		\
 	X(PP_R_SSL_SHORT,	"ssl_too_short")		\
 	X(PP_R_SSL_TRUNCATED,	"ssl_sub_tlv_truncated")	\
-	X(PP_R_BAD_SOURCE,	"bad_source")
+	X(PP_R_BAD_SOURCE,	"bad_source")			\
+	X(PP_R_TRUNCATED,	"truncated")
 
 #define PP_REASON_ENUM(name, str) name,
 enum pp_reason {
@@ -64,6 +65,8 @@ struct pp_header {
 };
 
 enum pp_status	pp_parse(const uint8_t *buf, size_t len, enum pp_transport tr,
+		    struct pp_header *hdr, enum pp_reason *why);
+enum pp_status	pp_parse_datagram(const uint8_t *buf, size_t len,
 		    struct pp_header *hdr, enum pp_reason *why);
 const char	*pp_reason_str(enum pp_reason why);
 

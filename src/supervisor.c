@@ -1,9 +1,10 @@
 /*
  * The supervisor.  It owns the listeners and a pool of pre-forked workers,
  * accepts, checks the peer against -allowed-subnets, and passes each
- * connection to an idle worker.  It never reads a byte from a client, never
- * blocks on one, and never exits because of one.  Signals are read from a
- * signalfd inside the poll loop.
+ * connection to an idle worker (UDP: each balancer socket, through
+ * udp_listener.c).  It never parses a byte from a client, never blocks on
+ * one, and never exits because of one.  Signals are read from a signalfd
+ * inside the poll loop.
  */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -20,12 +21,15 @@
 #include "fdpass.h"
 #include "io.h"
 #include "log.h"
+#include "pool.h"
 #include "supervisor.h"
+#include "udp_listener.h"
 #include "worker.h"
 
 #define BACKOFF_MS		100	/* after EMFILE, ENOBUFS, a failed fork */
 #define STOP_GRACE_MS		5000	/* workers get this long to exit */
 #define TRIM_PERIOD_MS		1000	/* see pool_trim() */
+#define UDP_CHANNEL_SNDBUF	(1 << 20)	/* datagrams queued at a hand-off */
 
 enum worker_state { W_IDLE, W_BUSY, W_GONE };
 
@@ -51,6 +55,8 @@ struct supervisor {
 	int			 stopping;	/* workers dying of our SIGTERM */
 	size_t			 min_idle;	/* fewest idle since trim_at_ms */
 	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
+	struct udp_side		*udp;		/* -p udp */
+	uint8_t			*ctlbuf;	/* a worker's message (UDP) */
 };
 
 static size_t
@@ -113,6 +119,11 @@ pool_spawn(struct supervisor *s)
 	if (pid == 0)
 		worker_main(sv[1], s->opt);
 	close(sv[1]);
+	/* Room for the datagrams queued on a listener at a hand-off; without
+	 * CAP_NET_ADMIN the default room stays, and a surplus is dropped. */
+	if (s->udp != NULL)
+		(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE,
+		    &(int){ UDP_CHANNEL_SNDBUF }, sizeof(int));
 	s->w[s->nw].pid = pid;
 	s->w[s->nw].ctl = sv[0];
 	s->w[s->nw].state = W_IDLE;
@@ -207,58 +218,116 @@ pool_reap(struct supervisor *s)
 			continue;
 		log_worker_exit(&s->w[i], status, s->stopping);
 		worker_retire(&s->w[i]);
+		if (s->udp != NULL)
+			udp_worker_done(s->udp, pid);
 		s->w[i] = s->w[--s->nw];
 	}
 }
 
-/* A byte from a worker: it is idle again.  EOF: it is going away. */
-static void
-worker_ctl_event(struct worker_slot *w)
+/*
+ * One message from worker k.  A byte: it is idle again (a UDP worker: its
+ * peer has ended).  A UDP datagram it could not serve: dispatched again.
+ * Returns 1 if there may be more, 0 if not, -1 at EOF (it is going away).
+ */
+static int
+worker_ctl_read(struct supervisor *s, size_t k)
 {
-	uint8_t b;
+	size_t cap = s->ctlbuf != NULL ? sizeof(struct handoff) +
+	    HANDOFF_MAX_PAYLOAD : 1;
+	uint8_t b, *p = s->ctlbuf != NULL ? s->ctlbuf : &b;
+	struct handoff h;
 	ssize_t n;
 
 	do {
-		n = recv(w->ctl, &b, 1, MSG_DONTWAIT);
+		n = recv(s->w[k].ctl, p, cap, MSG_DONTWAIT);
 	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		return -1;
 	if (n == 1) {
-		w->state = W_IDLE;
-		return;
+		s->w[k].state = W_IDLE;
+		if (s->udp != NULL)
+			udp_worker_done(s->udp, s->w[k].pid);
+		return s->udp != NULL;
 	}
-	if (n == -1 && errno == EAGAIN)
-		return;
-	worker_retire(w);
+	if ((size_t)n < sizeof(h))
+		return 1;
+	memcpy(&h, p, sizeof(h));
+	if (s->udp != NULL && h.tag == HANDOFF_TAG &&
+	    h.kind == HANDOFF_UDP_DATA && h.nfds == 0 &&
+	    (size_t)n == sizeof(h) + h.payload_len)
+		udp_bounced(s->udp, &h, p + sizeof(h), h.payload_len);
+	return 1;
+}
+
+/* What worker k said, all of it: a bounced datagram must not wait. */
+static void
+worker_ctl_event(struct supervisor *s, size_t k)
+{
+	int r;
+
+	while ((r = worker_ctl_read(s, k)) == 1)
+		;
+	if (r == -1) {
+		if (s->udp != NULL)
+			udp_worker_done(s->udp, s->w[k].pid);
+		worker_retire(&s->w[k]);
+	}
 }
 
 /*
- * Hand fd to an idle worker.  A worker that cannot take it is retired and
- * the next one tried.  Returns 0, or -1 if no worker took it.
+ * Hand a job to an idle worker, forking one when none is idle and
+ * -max-conns allows.  A worker that cannot take it is retired and the
+ * next one tried.  peer_s and extra are for the log line.
+ * Returns the worker's pid, or -1 (errno EAGAIN: no worker could take it).
  */
-static int
-handoff(struct supervisor *s, int fd, uint32_t id,
-    const struct sockaddr_storage *peer, const char *peer_s)
+pid_t
+pool_handoff(struct supervisor *s, const struct handoff *h, const int *fds,
+    const void *payload, const char *peer_s, const char *extra)
 {
-	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_TCP,
-	    .nfds = 1, .conn_id = id, .accepted_ms = now_ms(), .peer = *peer };
 	size_t i;
 
-	for (i = 0; i < s->nw; i++) {
+	for (i = 0; i < s->nw || (s->nw < s->opt->max_conns &&
+	    ms_until(s->backoff_until_ms) == 0); i++) {
+		if (i == s->nw && pool_spawn(s) == -1) {
+			s->backoff_until_ms = now_ms() + BACKOFF_MS;
+			break;
+		}
 		if (s->w[i].state != W_IDLE)
 			continue;
 		/* Logged first, so the worker's lines for this id come after. */
-		log_line(LOG_STATES, "accept id=%u peer=%s worker=%d", id,
-		    peer_s, (int)s->w[i].pid);
-		if (fdpass_send(s->w[i].ctl, &h, &fd, NULL) == -1) {
+		log_line(LOG_STATES, "accept id=%u peer=%s%s worker=%d",
+		    h->conn_id, peer_s, extra, (int)s->w[i].pid);
+		if (fdpass_send(s->w[i].ctl, h, fds, payload) == -1) {
 			log_line(LOG_ERRORS, "handoff id=%u worker=%d error=\"%s\"",
-			    id, (int)s->w[i].pid, strerror(errno));
+			    h->conn_id, (int)s->w[i].pid, strerror(errno));
 			kill(s->w[i].pid, SIGKILL);
 			worker_retire(&s->w[i]);
 			continue;
 		}
 		s->w[i].state = W_BUSY;
-		s->w[i].conn_id = id;
-		return 0;
+		s->w[i].conn_id = h->conn_id;
+		return s->w[i].pid;
 	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
+ * A message to the busy worker pid (a UDP peer's datagram, or SYNC).
+ * Returns 0, or -1 with errno set (EAGAIN: its channel is full).
+ */
+int
+pool_send(struct supervisor *s, pid_t pid, const struct handoff *h,
+    const void *payload)
+{
+	size_t i;
+
+	for (i = 0; i < s->nw; i++)
+		if (s->w[i].pid == pid && s->w[i].ctl != -1)
+			return fdpass_send(s->w[i].ctl, h, NULL, payload);
+	errno = ESRCH;
 	return -1;
 }
 
@@ -267,8 +336,11 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 {
 	char peer_s[ADDR_STRLEN];
 	uint32_t id = ++s->next_id;
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_TCP,
+	    .nfds = 1, .conn_id = id, .accepted_ms = now_ms() };
 
 	addr_unmap(peer);
+	h.peer = *peer;
 	/* Only for the log: -v 0 logs nothing per connection. */
 	peer_s[0] = '\0';
 	if (log_enabled(LOG_ERRORS))
@@ -278,7 +350,7 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 	    !subnet_match(&s->opt->allowed, peer))
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_NOT_ALLOWED));
-	else if (handoff(s, fd, id, peer, peer_s) == -1)
+	else if (pool_handoff(s, &h, &fd, NULL, peer_s, "") == -1)
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_HANDOFF_FAILED));
 	close(fd);
@@ -381,15 +453,33 @@ signals_open(void)
 	return fd;
 }
 
-/* pfd: [0] signals, [1..L] listeners, then one per worker. */
+/* The smaller of two poll(2) timeouts, -1 meaning none. */
+static int
+timeout_min(int a, int b)
+{
+	if (a == -1)
+		return b;
+	if (b == -1)
+		return a;
+	return a < b ? a : b;
+}
+
+/*
+ * pfd: [0] signals, [1..L] listeners, then one per worker.  TCP listeners
+ * are read while a worker is idle: a connection waits in the backlog.  UDP
+ * listeners are always read: a datagram cannot wait, and a worker is
+ * forked for a new peer when none is idle.
+ */
 static int
 poll_build(struct supervisor *s)
 {
-	int accepting = pool_idle(s) > 0 && ms_until(s->backoff_until_ms) == 0;
+	int accepting = (s->udp != NULL || pool_idle(s) > 0) &&
+	    ms_until(s->backoff_until_ms) == 0;
 	unsigned i, L = s->nlisteners;
 	size_t k;
 
-	if (!accepting && s->nw >= s->opt->max_conns && !s->full_logged) {
+	if (s->udp == NULL && !accepting && s->nw >= s->opt->max_conns &&
+	    !s->full_logged) {
 		log_line(LOG_ERRORS, "pool_full max_conns=%u: new connections "
 		    "wait in the backlog", s->opt->max_conns);
 		s->full_logged = 1;
@@ -407,8 +497,9 @@ poll_build(struct supervisor *s)
 		return ms_until(s->backoff_until_ms);
 	/* Surplus idle workers: wake up to retire them. */
 	if (pool_idle(s) > 2 * (size_t)s->opt->workers)
-		return ms_until(s->trim_at_ms);
-	return -1;
+		return timeout_min(ms_until(s->trim_at_ms),
+		    s->udp != NULL ? udp_side_timeout(s->udp) : -1);
+	return s->udp != NULL ? udp_side_timeout(s->udp) : -1;
 }
 
 /*
@@ -426,8 +517,14 @@ supervisor_run(const struct options *opt, const int *listeners,
 	s.sigfd = signals_open();
 	if (pool_grow(&s) == -1)
 		fatal("supervisor");
+	if (opt->udp) {
+		s.udp = udp_side_new(opt, &s, listeners, nlisteners);
+		if ((s.ctlbuf = malloc(sizeof(struct handoff) +
+		    HANDOFF_MAX_PAYLOAD)) == NULL)
+			fatal("supervisor");
+	}
 	for (;;) {
-		int timeout, stop;
+		int timeout, stop, readable = 0;
 		size_t k, nw;
 
 		pool_fill(&s);
@@ -435,14 +532,23 @@ supervisor_run(const struct options *opt, const int *listeners,
 		nw = s.nw;
 		if (poll(s.pfd, 1 + L + nw, timeout) == -1 && errno != EINTR)
 			fatal("poll");
+		/* Read before the handling below can fork (and move s.pfd). */
+		for (i = 0; i < L; i++)
+			readable |= (s.pfd[1 + i].revents & POLLIN) != 0;
 		for (k = 0; k < nw; k++)
 			if (s.pfd[1 + L + k].revents)
-				worker_ctl_event(&s.w[k]);
+				worker_ctl_event(&s, k);
 		if ((stop = signals_read(&s)) != 0)
 			supervisor_stop(&s, stop);
-		for (i = 0; i < L; i++)
-			if (s.pfd[1 + i].revents & POLLIN)
-				accept_some(&s, listeners[i]);
+		if (s.udp != NULL) {
+			if (readable)
+				udp_side_readable(s.udp);
+			udp_side_tick(s.udp);
+		} else {
+			for (i = 0; i < L; i++)
+				if (s.pfd[1 + i].revents & POLLIN)
+					accept_some(&s, listeners[i]);
+		}
 		pool_trim(&s);
 	}
 }

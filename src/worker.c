@@ -23,6 +23,7 @@
 #include "log.h"
 #include "proxy_protocol.h"
 #include "relay.h"
+#include "udp_flow.h"
 #include "worker.h"
 
 #define WORKER_CTL_FD	3
@@ -321,31 +322,62 @@ worker_signals(void)
 }
 
 /*
+ * Serve one job; returns 1 if the supervisor is to hear that we are idle.
+ * While idle, a UDP worker may still get datagrams (or a SYNC) of the peer
+ * it served last, sent before the supervisor heard it had ended: the
+ * datagrams go back to be dispatched again.
+ */
+static int
+worker_job(const struct options *opt, int ctl, const struct handoff *h,
+    const int *fds, uint8_t *payload, size_t cap)
+{
+	if (h->kind == HANDOFF_TCP && h->nfds == 1 && !opt->udp) {
+		worker_serve(opt, fds[0], h->conn_id, &h->peer, h->accepted_ms);
+		return 1;
+	}
+	if (h->kind == HANDOFF_UDP && h->nfds == 1 && opt->udp) {
+		udp_serve_peer(opt, ctl, h, fds[0], payload, h->payload_len,
+		    payload, cap);
+		return 1;
+	}
+	if (h->kind == HANDOFF_UDP_DATA && h->nfds == 0 && opt->udp) {
+		(void)fdpass_send(ctl, h, NULL, payload);
+		return 0;
+	}
+	if (h->kind == HANDOFF_UDP_SYNC && h->nfds == 0 && opt->udp)
+		return 0;
+	fatalx("worker %d: unexpected job kind %u with %u fds", (int)getpid(),
+	    h->kind, h->nfds);
+}
+
+/*
  * The worker process: take a job, serve it, report idle; exit when the
  * supervisor closes the channel.
  */
 void
 worker_main(int ctl, const struct options *opt)
 {
+	size_t cap = opt->udp ? HANDOFF_MAX_PAYLOAD : 0;
+	uint8_t *payload = NULL;
+
 	worker_signals();
 	if (worker_close_fds(ctl) == -1)
 		fatal("worker: closing inherited fds");
 	ctl = WORKER_CTL_FD;
+	if (cap > 0 && (payload = malloc(cap)) == NULL)
+		fatal("worker");
 	for (;;) {
 		int fds[HANDOFF_MAX_FDS];
 		struct handoff h;
-		int r = fdpass_recv(ctl, &h, fds, NULL, 0);
+		int r = fdpass_recv(ctl, &h, fds, payload, cap);
 		uint8_t idle = 'i';
 
 		if (r == 0)
 			exit(0);
 		if (r == -1)
-			fatal("worker %d: receiving a connection", (int)getpid());
-		if (h.kind != HANDOFF_TCP || h.nfds != 1)
-			fatalx("worker %d: unexpected job kind %u with %u fds",
-			    (int)getpid(), h.kind, h.nfds);
-		worker_serve(opt, fds[0], h.conn_id, &h.peer, h.accepted_ms);
-		if (send(ctl, &idle, 1, MSG_NOSIGNAL) == -1)
+			fatal("worker %d: receiving a job", (int)getpid());
+		if (worker_job(opt, ctl, &h, fds, payload, cap) &&
+		    send(ctl, &idle, 1, MSG_NOSIGNAL) == -1)
 			exit(0);	/* the supervisor is gone */
 	}
 }

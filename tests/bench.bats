@@ -18,12 +18,12 @@ load helpers
 		[[ "$line" =~ \ errors=0\  ]]
 		[[ ! "$line" =~ \ ops=0\  ]] || [ "$m" = stream ]
 	done
-	# UDP: through no proxy; mmproxy's row says it does not serve UDP yet,
-	# or, once it does, carries numbers.
-	line=$(grep -E "^  run 1 direct +mode=udp " <<<"$output")
-	[[ "$line" =~ \ errors=0\  ]]
-	[[ ! "$line" =~ \ ops=0\  ]]
-	grep -E '^  run 1 mmproxy +(unsupported: mmproxy: -p: "udp" is not supported|mode=udp .* errors=0 )' <<<"$output"
+	# UDP: through no proxy and through mmproxy, datagrams echoed.
+	for t in direct mmproxy; do
+		line=$(grep -E "^  run 1 $t +mode=udp " <<<"$output")
+		[[ "$line" =~ \ errors=0\  ]]
+		[[ ! "$line" =~ \ ops=0\  ]]
+	done
 	[[ "$output" =~ run\ 1\ mmproxy\ +mode=stream\ conns=50\ seconds=[0-9.]+\ up_mbps=[1-9] ]]
 	grep -E '^  run 1 mmproxy +idle mem_drop_kb=-?[0-9]+ accounted_kb=[1-9][0-9]* pss_kb=[0-9]+ upstream=20$' <<<"$output"
 	grep -E '^\| mmproxy +\| +[1-9][0-9]* \|' <<<"$output"

@@ -72,11 +72,29 @@ bad_flag() {
 	[[ "$output" == *'-max-conns: invalid value "0"'* ]]
 }
 
-@test "a bad -p exits 2 and udp says it is not supported yet" {
+@test "a bad -p exits 2" {
 	bad_flag -p sctp
-	[[ "$output" == *'-p: invalid protocol "sctp"'* ]]
-	bad_flag -p udp
-	[[ "$output" == *'-p: "udp" is not supported yet'* ]]
+	[[ "$output" == *'-p: invalid protocol "sctp": want tcp or udp'* ]]
+}
+
+@test "-close-after 0 with -p udp exits 2, naming the flag" {
+	bad_flag -p udp -close-after 0
+	[[ "$output" == *'-close-after: 0 is not allowed with -p udp'* ]]
+	bad_flag -close-after=0 --p=udp
+	[[ "$output" == *'-close-after: 0 is not allowed with -p udp'* ]]
+}
+
+@test "a bad -max-flows exits 2" {
+	bad_flag -max-flows 0
+	[[ "$output" == *'-max-flows: invalid value "0"'* ]]
+	bad_flag -max-flows 65537
+	[[ "$output" == *'-max-flows: invalid value "65537"'* ]]
+}
+
+@test "-inetd with -p udp is a clear startup error" {
+	run "$MMPROXY" -inetd -p udp </dev/null
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmproxy: -inetd: not with -p udp: run mmproxy -p udp standalone or with systemd ListenDatagram= (Accept=no)" ]
 }
 
 @test "a bad -relay exits 2" {

@@ -6,6 +6,7 @@
 MMPROXY_BUILD=${MMPROXY_BUILD:-$BATS_TEST_DIRNAME/../build}
 MMPROXY=$MMPROXY_BUILD/mmproxy
 PP_CLIENT=$MMPROXY_BUILD/tests/pp_client
+UDP_CLIENT=$MMPROXY_BUILD/tests/udp_client
 BACKEND=$MMPROXY_BUILD/tests/backend
 WAIT_SECONDS=${WAIT_SECONDS:-30}
 SIG='0d0a0d0a000d0a515549540a'
@@ -141,4 +142,45 @@ processes_gone() {
 # The number of connections waiting in the listener's accept queue.
 accept_queue() {
 	nsx ss -Htln "sport = :$1" | awk '{ n += $2 } END { print n + 0 }'
+}
+
+# ---- UDP (-p udp) ----
+
+udp_port_bound() {
+	[ -n "$(nsx ss -Hlun "sport = :$1")" ]
+}
+
+# start_udp_backends [MODE]: hello (default), echo or drain, on UDP 4430.
+start_udp_backends() {
+	BE4_LOG=$BATS_TEST_TMPDIR/backend4.log
+	BE6_LOG=$BATS_TEST_TMPDIR/backend6.log
+	nsx "$BACKEND" --udp --listen 127.0.0.1:4430 --mode "${1:-hello}" >"$BE4_LOG" 2>&1 3>&- &
+	nsx "$BACKEND" --udp --listen '[::1]:4430' --mode "${1:-hello}" >"$BE6_LOG" 2>&1 3>&- &
+	wait_for "UDP backends on 4430" eval '[ "$(nsx ss -Hlun "sport = :4430" | wc -l)" -eq 2 ]'
+}
+
+# start_udp_mmproxy [FLAGS...]: -p udp on 127.0.0.1:8443 (unless -l is
+# given), -v 2, the backends above.
+start_udp_mmproxy() {
+	local listen=(-l 127.0.0.1:8443)
+	[[ " $* " == *" -l "* ]] && listen=()
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$MMPROXY" -p udp "${listen[@]}" -4 127.0.0.1:4430 \
+	    -6 '[::1]:4430' -v 2 "$@" >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start '
+	wait_for "UDP port 8443" udp_port_bound 8443
+}
+
+# udp [udp_client options...]: datagrams to mmproxy (127.0.0.1:8443).
+udp() {
+	nsx "$UDP_CLIENT" "$@" 127.0.0.1:8443
+}
+
+# The backends got no datagram at all.
+refute_backend_datagram() {
+	if grep -h '^dgram ' "$BE4_LOG" "$BE6_LOG"; then
+		echo "a backend got a datagram it should not have" >&2
+		return 1
+	fi
 }

@@ -42,10 +42,32 @@ check_one(const uint8_t *data, size_t size, enum pp_transport tr)
 		abort();
 }
 
+/*
+ * A datagram is the whole input: the verdict is OK or INVALID, never a wait,
+ * and agrees with the stream-style parse of the same bytes.
+ */
+static void
+check_datagram(const uint8_t *data, size_t size)
+{
+	struct pp_header h, h2;
+	enum pp_reason why, why2;
+	enum pp_status st = pp_parse_datagram(data, size, &h, &why);
+	enum pp_status st2 = pp_parse(data, size, PP_DGRAM, &h2, &why2);
+
+	if (st == PP_NEED_MORE)
+		abort();
+	if (st == PP_OK && (st2 != PP_OK || h.len != h2.len || h.len > size))
+		abort();
+	if (st == PP_INVALID && (why == PP_R_NONE ||
+	    (st2 == PP_NEED_MORE) != (why == PP_R_TRUNCATED)))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_one(data, size, PP_STREAM);
 	check_one(data, size, PP_DGRAM);
+	check_datagram(data, size);
 	return 0;
 }

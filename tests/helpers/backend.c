@@ -4,11 +4,16 @@
  *   accept peer=IP:PORT
  *   close peer=IP:PORT in=N out=N
  *
- *   backend --listen ADDR:PORT [--mode echo|drain|hello]
+ *   backend --listen ADDR:PORT [--mode echo|drain|hello] [--udp]
  *     echo   echo everything; on EOF, finish and half-close (default)
  *     drain  read to EOF, then answer "received N bytes\n" and close
  *     hello  answer "hello IP:PORT\n" (the peer it sees), then echo
  * One process per connection, so many connections are served at once.
+ *
+ * --udp: a UDP socket instead; one line per datagram,
+ *   dgram peer=IP:PORT len=N data=TEXT   (the first 64 bytes, escaped)
+ * and a reply to its sender: the same bytes (echo), or "hello IP:PORT "
+ * and the same bytes (hello).  drain answers nothing.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -92,18 +97,61 @@ serve(int fd, const char *mode, const char *peer)
 	close(fd);
 }
 
+static void __attribute__((noreturn))
+serve_udp(const struct sockaddr_storage *ss, const char *mode)
+{
+	static char buf[65536], out[65536 + 128];
+	int fd, big = 4 << 20;
+
+	if ((fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		die("socket");
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (bind(fd, (const struct sockaddr *)ss, addr_len(ss)) == -1)
+		die("bind");
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		char ps[80], line[256], text[4 * 64 + 1];
+		size_t i, t = 0, ol = 0;
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&peer, &pl);
+
+		if (n == -1) {
+			if (errno == EINTR || errno == ECONNREFUSED)
+				continue;
+			die("recvfrom");
+		}
+		addr_format(&peer, ps, sizeof(ps));
+		for (i = 0; i < (size_t)n && i < 64; i++)
+			t += (size_t)(buf[i] > 0x20 && buf[i] < 0x7f ?
+			    snprintf(text + t, 2, "%c", buf[i]) :
+			    snprintf(text + t, 5, "\\x%02x", (unsigned char)buf[i]));
+		text[t] = '\0';
+		write_all(STDOUT_FILENO, line, (size_t)snprintf(line, sizeof(line),
+		    "dgram peer=%s len=%zd data=%s\n", ps, n, text));
+		if (strcmp(mode, "drain") == 0)
+			continue;
+		if (strcmp(mode, "hello") == 0)
+			ol = (size_t)snprintf(out, 128, "hello %s ", ps);
+		memcpy(out + ol, buf, (size_t)n);
+		(void)sendto(fd, out, ol + (size_t)n, 0, (struct sockaddr *)&peer, pl);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	const char *listen_at = NULL, *mode = "echo";
-	int i, lfd, one = 1;
+	int i, lfd, one = 1, udp = 0;
 
-	for (i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--listen") == 0)
-			listen_at = argv[i + 1];
-		else if (strcmp(argv[i], "--mode") == 0)
-			mode = argv[i + 1];
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--udp") == 0)
+			udp = 1;
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen_at = argv[++i];
+		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
+			mode = argv[++i];
 	}
 	if (listen_at == NULL) {
 		fprintf(stderr, "usage: backend --listen ADDR:PORT [--mode echo|drain|hello]\n");
@@ -113,6 +161,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "backend: bad address %s\n", listen_at);
 		return 2;
 	}
+	if (udp)
+		serve_udp(&ss, mode);
 	signal(SIGCHLD, SIG_IGN);	/* children reap themselves */
 	signal(SIGPIPE, SIG_IGN);
 	if ((lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)

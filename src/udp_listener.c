@@ -1,0 +1,521 @@
+/*
+ * The supervisor's UDP side.  It reads datagrams from the listening
+ * sockets only to learn who sent them (it never parses them), and gives
+ * each balancer socket (the peer) a worker of its own: a UDP socket bound
+ * to the local address the datagram arrived on and the listen port,
+ * connected to the peer, handed over with the first datagram.  From then
+ * on the kernel delivers that peer's datagrams to the connected socket,
+ * which wins over the listeners (also within a SO_REUSEPORT group).
+ *
+ * Datagrams of the peer that were already queued on a listener are passed
+ * on through the channel, and a SYNC message follows once the listeners
+ * have been drained: the worker reads its own socket only after it, so
+ * nothing is lost or reordered at the hand-off.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "drop.h"
+#include "io.h"
+#include "log.h"
+#include "pool.h"
+#include "udp_listener.h"
+
+#define UDP_BATCH	16
+#define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
+#define DRAIN_BUDGET	1024	/* datagrams per wake-up, all listeners */
+#define SYNC_MAX_MS	50	/* a SYNC waits no longer for a drain */
+
+struct udp_peer {
+	struct sockaddr_storage	 addr;	/* as the listener saw it */
+	pid_t			 pid;	/* its worker; 0: a free entry */
+	uint32_t		 id;
+	int			 sync_due;	/* SYNC not sent yet */
+	unsigned		 forwarded;	/* datagrams passed on before it */
+	struct udp_peer		*next;	/* in its bucket, or the free list */
+};
+
+struct udp_batch {
+	struct mmsghdr		 msg[UDP_BATCH];
+	struct iovec		 iov[UDP_BATCH];
+	struct sockaddr_storage	 from[UDP_BATCH];
+	union {
+		struct cmsghdr	 align;
+		char		 b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct in_pktinfo))];
+	}			 ctl[UDP_BATCH];
+};
+
+struct udp_side {
+	const struct options	*opt;
+	struct supervisor	*sup;
+	const int		*listeners;
+	unsigned		 nlisteners;
+	struct sockaddr_storage	*bound;		/* each listener's address */
+	struct udp_peer		*peers;		/* opt->max_conns entries */
+	size_t			 npeers_used;	/* high-water mark in peers */
+	struct udp_peer		*free;
+	struct udp_peer		**bucket;
+	size_t			 nbuckets;	/* a power of two */
+	size_t			 npending;	/* entries with sync_due */
+	int64_t			 pending_since_ms;
+	uint32_t		 next_id;
+	uint8_t			*buf;		/* UDP_BATCH datagrams */
+	struct udp_batch	 batch;
+	struct log_limit	 lim_refused, lim_full, lim_failed;
+};
+
+static int
+set_int(int fd, int level, int opt, int val)
+{
+	return setsockopt(fd, level, opt, &val, sizeof(val));
+}
+
+/*
+ * Make a bound UDP socket (ours, or one systemd passed) usable as a
+ * listener: report each datagram's local address, and let the per-peer
+ * sockets bind beside it.  Returns 0, or -1 with errno set.
+ */
+int
+udp_listener_prepare(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
+		return -1;
+	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
+		return -1;
+	if (sa.ss_family == AF_INET6) {
+		if (set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) == -1)
+			return -1;
+		/* IPv4 datagrams on a dual-stack socket say it this way;
+		 * a v6-only socket may refuse, and needs no such line. */
+		(void)set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+		return 0;
+	}
+	return set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+}
+
+static size_t
+peer_hash(const struct udp_side *u, const struct sockaddr_storage *sa)
+{
+	const uint8_t *p = (const uint8_t *)sa;
+	socklen_t i, n = addr_len(sa);
+	uint32_t h = 2166136261u;
+
+	/* The port and address bytes of sockaddr_in(6); the rest is zero. */
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h & (u->nbuckets - 1);
+}
+
+static int
+addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	return memcmp(a, b, addr_len(a)) == 0;
+}
+
+static struct udp_peer *
+peer_find(const struct udp_side *u, const struct sockaddr_storage *sa)
+{
+	struct udp_peer *e;
+
+	for (e = u->bucket[peer_hash(u, sa)]; e != NULL; e = e->next)
+		if (addr_equal(&e->addr, sa))
+			return e;
+	return NULL;
+}
+
+static void
+peer_add(struct udp_side *u, const struct sockaddr_storage *sa, pid_t pid,
+    uint32_t id)
+{
+	struct udp_peer *e = u->free;
+	size_t b = peer_hash(u, sa);
+
+	u->free = e->next;
+	if ((size_t)(e - u->peers) + 1 > u->npeers_used)
+		u->npeers_used = (size_t)(e - u->peers) + 1;
+	e->addr = *sa;
+	e->pid = pid;
+	e->id = id;
+	e->sync_due = 1;
+	e->forwarded = 0;
+	if (u->npending++ == 0)
+		u->pending_since_ms = now_ms();
+	e->next = u->bucket[b];
+	u->bucket[b] = e;
+}
+
+static void
+peer_remove(struct udp_side *u, struct udp_peer *e)
+{
+	struct udp_peer **pp = &u->bucket[peer_hash(u, &e->addr)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	if (e->sync_due)
+		u->npending--;
+	e->pid = 0;
+	e->next = u->free;
+	u->free = e;
+}
+
+/* The worker pid is idle again, or gone: forget its peer. */
+void
+udp_worker_done(struct udp_side *u, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < u->npeers_used; i++)
+		if (u->peers[i].pid == pid)
+			peer_remove(u, &u->peers[i]);
+}
+
+/*
+ * A socket of our own for this peer: bound beside the listener (same
+ * local address and port, SO_REUSEPORT) and connected to the peer, so the
+ * kernel sends the peer's datagrams to it.  Returns it, or -1.
+ */
+static int
+peer_socket(const struct sockaddr_storage *peer,
+    const struct sockaddr_storage *local)
+{
+	int fd, saved;
+
+	fd = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_UDP);
+	if (fd == -1)
+		return -1;
+	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
+	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
+	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+log_peer_drop(struct log_limit *lim, uint32_t id, const char *peer_s,
+    enum drop_reason why, int err)
+{
+	if (!log_limit_allow(lim))
+		return;
+	if (err != 0)
+		log_line(LOG_ERRORS, "drop id=%u peer=%s proto=udp reason=%s "
+		    "error=\"%s\"", id, peer_s, drop_str(why), strerror(err));
+	else
+		log_line(LOG_ERRORS, "drop id=%u peer=%s proto=udp reason=%s",
+		    id, peer_s, drop_str(why));
+}
+
+/* A datagram from a peer no worker has: check it, give it a worker. */
+static void
+peer_new(struct udp_side *u, const struct sockaddr_storage *from,
+    const struct sockaddr_storage *local, const uint8_t *data, size_t len)
+{
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP,
+	    .nfds = 1, .conn_id = ++u->next_id, .accepted_ms = now_ms(),
+	    .payload_len = (uint32_t)len, .peer = *from, .local = *local };
+	char peer_s[ADDR_STRLEN] = "-", local_s[ADDR_STRLEN + 32] = "";
+	struct sockaddr_storage un = *from;
+	pid_t pid;
+	int fd;
+
+	addr_unmap(&un);
+	if (log_enabled(LOG_ERRORS))
+		addr_format(&un, peer_s, sizeof(peer_s));
+	/* Before anything else: a refused peer never reaches a worker. */
+	if (u->opt->allowed_subnets_path != NULL &&
+	    !subnet_match(&u->opt->allowed, &un)) {
+		log_peer_drop(&u->lim_refused, h.conn_id, peer_s,
+		    DROP_NOT_ALLOWED, 0);
+		return;
+	}
+	if (u->free == NULL) {
+		log_peer_drop(&u->lim_full, h.conn_id, peer_s, DROP_POOL_FULL, 0);
+		return;
+	}
+	if ((fd = peer_socket(from, local)) == -1) {
+		log_peer_drop(&u->lim_failed, h.conn_id, peer_s,
+		    DROP_SOCKET_FAILED, errno);
+		return;
+	}
+	if (log_enabled(LOG_STATES)) {
+		struct sockaddr_storage l = *local;
+
+		addr_unmap(&l);
+		strcpy(local_s, " proto=udp local=");
+		addr_format(&l, local_s + strlen(local_s),
+		    sizeof(local_s) - strlen(local_s));
+	}
+	pid = pool_handoff(u->sup, &h, &fd, data, peer_s, local_s);
+	close(fd);
+	if (pid == -1) {
+		log_peer_drop(&u->lim_full, h.conn_id, peer_s, errno == EAGAIN ?
+		    DROP_POOL_FULL : DROP_HANDOFF_FAILED, 0);
+		return;
+	}
+	peer_add(u, from, pid, h.conn_id);
+}
+
+/* A datagram of a peer that has a worker: it was queued before the
+ * peer's socket existed, or bounced by a worker whose peer ended. */
+static void
+peer_forward(struct udp_side *u, struct udp_peer *e,
+    const struct sockaddr_storage *local, const uint8_t *data, size_t len)
+{
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
+	    .conn_id = e->id, .payload_len = (uint32_t)len, .peer = e->addr,
+	    .local = *local };
+	char peer_s[ADDR_STRLEN] = "-";
+
+	if (pool_send(u->sup, e->pid, &h, data) == 0) {
+		e->forwarded++;
+		return;
+	}
+	if (log_enabled(LOG_ERRORS)) {
+		struct sockaddr_storage un = e->addr;
+
+		addr_unmap(&un);
+		addr_format(&un, peer_s, sizeof(peer_s));
+	}
+	log_peer_drop(&u->lim_failed, e->id, peer_s, DROP_HANDOFF_FAILED, errno);
+}
+
+static void
+dispatch(struct udp_side *u, const struct sockaddr_storage *from,
+    const struct sockaddr_storage *local, const uint8_t *data, size_t len)
+{
+	struct udp_peer *e = peer_find(u, from);
+
+	if (e != NULL)
+		peer_forward(u, e, local, data, len);
+	else
+		peer_new(u, from, local, data, len);
+}
+
+/* A worker's peer ended before this datagram could be served: again. */
+void
+udp_bounced(struct udp_side *u, const struct handoff *h,
+    const uint8_t *payload, size_t len)
+{
+	dispatch(u, &h->peer, &h->local, payload, len);
+}
+
+/*
+ * The local address a datagram arrived on, from its IP_PKTINFO or
+ * IPV6_PKTINFO, with the listener's port.  Returns 0, or -1.
+ */
+static int
+datagram_local(struct msghdr *m, const struct sockaddr_storage *bound,
+    struct sockaddr_storage *out)
+{
+	struct cmsghdr *c;
+
+	*out = *bound;
+	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			if (bound->ss_family == AF_INET) {
+				((struct sockaddr_in *)out)->sin_addr = pi.ipi_addr;
+				return 0;
+			}
+			/* A dual-stack listener: ::ffff:a.b.c.d */
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+			memset(&s6->sin6_addr, 0, sizeof(s6->sin6_addr));
+			s6->sin6_addr.s6_addr[10] = 0xff;
+			s6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&s6->sin6_addr.s6_addr[12], &pi.ipi_addr, 4);
+			return 0;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			s6->sin6_addr = pi.ipi6_addr;
+			s6->sin6_scope_id = IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr) ?
+			    pi.ipi6_ifindex : 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+batch_reset(struct udp_side *u)
+{
+	struct udp_batch *b = &u->batch;
+	unsigned i;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		b->iov[i] = (struct iovec){ u->buf + (size_t)i * UDP_DGRAM_MAX,
+		    UDP_DGRAM_MAX };
+		b->msg[i].msg_hdr = (struct msghdr){ .msg_name = &b->from[i],
+		    .msg_namelen = sizeof(b->from[i]), .msg_iov = &b->iov[i],
+		    .msg_iovlen = 1, .msg_control = b->ctl[i].b,
+		    .msg_controllen = sizeof(b->ctl[i].b) };
+	}
+}
+
+/* Read one batch from listener i.  Returns datagrams read, 0 if none. */
+static int
+listener_read(struct udp_side *u, unsigned i)
+{
+	struct udp_batch *b = &u->batch;
+	struct sockaddr_storage local;
+	int k, n;
+
+	batch_reset(u);
+	n = recvmmsg(u->listeners[i], b->msg, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    log_limit_allow(&u->lim_failed))
+			log_line(LOG_ERRORS, "recv proto=udp error=\"%s\"",
+			    strerror(errno));
+		return 0;
+	}
+	for (k = 0; k < n; k++) {
+		struct msghdr *m = &b->msg[k].msg_hdr;
+
+		/* Never a cut datagram, never one we cannot answer from. */
+		if ((m->msg_flags & MSG_TRUNC) || datagram_local(m, &u->bound[i],
+		    &local) == -1)
+			continue;
+		dispatch(u, &b->from[k], &local, u->buf + (size_t)k * UDP_DGRAM_MAX,
+		    b->msg[k].msg_len);
+	}
+	return n;
+}
+
+static void
+sync_all(struct udp_side *u)
+{
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_SYNC };
+	int retry = 0;
+	size_t i;
+
+	for (i = 0; i < u->npeers_used; i++) {
+		struct udp_peer *e = &u->peers[i];
+
+		if (e->pid == 0 || !e->sync_due)
+			continue;
+		h.conn_id = e->id;
+		h.peer = e->addr;
+		/* A full channel: try again in a while.  Any other failure: the
+		 * worker is gone, and its reaping removes the entry. */
+		if (pool_send(u->sup, e->pid, &h, NULL) == -1 && errno == EAGAIN) {
+			retry = 1;
+			continue;
+		}
+		log_line(LOG_STATES, "sync id=%u forwarded=%u", e->id,
+		    e->forwarded);
+		e->sync_due = 0;
+		u->npending--;
+	}
+	if (retry)
+		u->pending_since_ms = now_ms();
+}
+
+/*
+ * Read the listeners until all are empty (or DRAIN_BUDGET datagrams have
+ * been read), dispatching each datagram; then tell the new peers' workers
+ * that their queued datagrams have all been passed on.
+ */
+void
+udp_side_readable(struct udp_side *u)
+{
+	int budget = DRAIN_BUDGET, progress;
+	unsigned i;
+
+	do {
+		progress = 0;
+		for (i = 0; i < u->nlisteners; i++) {
+			int n = listener_read(u, i);
+
+			progress |= n > 0;
+			budget -= n;
+		}
+	} while (progress && budget > 0);
+	if (u->npending > 0 && (!progress ||
+	    now_ms() - u->pending_since_ms >= SYNC_MAX_MS))
+		sync_all(u);
+}
+
+/* A poll(2) timeout: a pending SYNC must not wait for a datagram. */
+int
+udp_side_timeout(const struct udp_side *u)
+{
+	if (u->npending == 0)
+		return -1;
+	return ms_until(u->pending_since_ms + SYNC_MAX_MS);
+}
+
+void
+udp_side_tick(struct udp_side *u)
+{
+	if (u->npending > 0 && ms_until(u->pending_since_ms + SYNC_MAX_MS) == 0)
+		sync_all(u);
+	log_limit_flush(&u->lim_refused);
+	log_limit_flush(&u->lim_full);
+	log_limit_flush(&u->lim_failed);
+}
+
+/*
+ * The UDP side for nlisteners prepared listening sockets, with room for
+ * one peer per worker (-max-conns).  Exits on failure: it is startup.
+ */
+struct udp_side *
+udp_side_new(const struct options *opt, struct supervisor *sup,
+    const int *listeners, unsigned nlisteners)
+{
+	struct udp_side *u;
+	size_t i;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		fatal("udp");
+	u->opt = opt;
+	u->sup = sup;
+	u->listeners = listeners;
+	u->nlisteners = nlisteners;
+	u->lim_refused.what = "drop_not_allowed";
+	u->lim_full.what = "drop_pool_full";
+	u->lim_failed.what = "udp_error";
+	for (u->nbuckets = 16; u->nbuckets < 2 * (size_t)opt->max_conns;)
+		u->nbuckets *= 2;
+	u->bound = calloc(nlisteners, sizeof(*u->bound));
+	u->peers = calloc(opt->max_conns, sizeof(*u->peers));
+	u->bucket = calloc(u->nbuckets, sizeof(*u->bucket));
+	/* Pages are touched only as large datagrams arrive. */
+	u->buf = malloc((size_t)UDP_BATCH * UDP_DGRAM_MAX);
+	if (u->bound == NULL || u->peers == NULL || u->bucket == NULL ||
+	    u->buf == NULL)
+		fatal("udp");
+	for (i = opt->max_conns; i > 0; i--) {
+		u->peers[i - 1].next = u->free;
+		u->free = &u->peers[i - 1];
+	}
+	for (i = 0; i < nlisteners; i++) {
+		socklen_t len = sizeof(u->bound[i]);
+
+		if (getsockname(listeners[i], (struct sockaddr *)&u->bound[i],
+		    &len) == -1)
+			fatal("udp listener");
+	}
+	return u;
+}
