@@ -38,8 +38,12 @@ flags_from_help() {
 	grep -q '| `-l addr` | `0.0.0.0:8443` |' "$ROOT/README.md"
 	"$MMPROXY" -h | grep -q 'header to arrive (default 5)'
 	grep -q '| `-header-timeout seconds` | `5` |' "$ROOT/README.md"
-	"$MMPROXY" -h | grep -q 'backlog (default 1024)'
+	"$MMPROXY" -h | grep -q 'served at once (default 1024)'
 	grep -q '| `-max-conns n` | `1024` |' "$ROOT/README.md"
+	"$MMPROXY" -h | grep -q 'may have (default 256)'
+	grep -q '| `-max-flows n` | `256` |' "$ROOT/README.md"
+	"$MMPROXY" -h | grep -q 'UDP flow is closed (default 60)'
+	grep -q '| `-close-after seconds` | `60` |' "$ROOT/README.md"
 	"$MMPROXY" -h | grep -q 'kept ready (default 8)'
 	grep -q '| `-workers n` | `8` |' "$ROOT/README.md"
 }
@@ -54,7 +58,7 @@ flags_from_help() {
 	local r
 	for r in $(sed -n 's/.*X(\(PP_R\|DROP\)_[A-Z0-9_]*,[[:space:]]*"\([a-z0-9_]*\)").*/\2/p' \
 	    "$ROOT/src/proxy_protocol.h" "$ROOT/src/drop.h"); do
-		[ "$r" = none ] || [ "$r" = v1_on_udp ] || grep -q "\`$r\`" "$ROOT/README.md" || { echo "README lacks $r"; return 1; }
+		[ "$r" = none ] || grep -q "\`$r\`" "$ROOT/README.md" || { echo "README lacks $r"; return 1; }
 	done
 }
 

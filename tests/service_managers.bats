@@ -67,6 +67,32 @@ two_clients_seen() {
 	[ "$(grep -c '^start ' "$MM_LOG")" -eq 1 ]
 }
 
+@test "systemd Accept=no with a datagram socket: mmproxy -p udp serves it" {
+	need systemd-socket-activate systemd
+	start_udp_backends hello
+	manager_udp() {
+		ip netns exec "$NS" "$@" >"$MM_LOG" 2>&1 3>&- &
+		MANAGER_PID=$!
+		wait_for "UDP port 8443" udp_port_bound 8443
+	}
+	manager_udp systemd-socket-activate --datagram --fdname=game-udp -l 127.0.0.1:8443 \
+	    "$MMPROXY" -p udp "${ARGS[@]}"
+	# systemd starts mmproxy on the first datagram, which it must serve too.
+	run udp --hex "$SIG 21 12 000c c6336401 7f000001 9c41 20fb" --text 'first'
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello 198.51.100.1:40001 first" ]
+	run udp --hex "$SIG 21 22 0024 20010db8000000000000000000000002 00000000000000000000000000000001 9c42 20fb" --text 'second'
+	[ "$output" = "hello [2001:db8::2]:40002 second" ]
+	wait_log '^start .* mode=systemd-listen listen=systemd:game-udp proto=udp listeners=1 '
+	[ "$(grep -c '^start ' "$MM_LOG")" -eq 1 ]
+}
+
+@test "LISTEN_FDS naming a TCP socket with -p udp is a clear error" {
+	run nsx bash -c 'exec 3<>/dev/tcp/127.0.0.1/4430; LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" -p udp' "$MMPROXY"
+	[ "$status" -eq 1 ]
+	[ "$output" = "mmproxy: LISTEN_FDS: fd 3 is a TCP socket, but -p is udp" ]
+}
+
 @test "ucspi tcpserver runs mmproxy -inetd on fd 0/1" {
 	need tcpserver ucspi-tcp
 	manager tcpserver -v -R -H -l 0 127.0.0.1 8443 "$MMPROXY" -inetd "${ARGS[@]}"
@@ -194,7 +220,8 @@ two_clients_seen() {
 	cp "$dir/mmproxy@.service" "$dir/mmproxy@1.service"
 	cd "$dir"
 	MANPATH=$BATS_TEST_TMPDIR/man run systemd-analyze verify mmproxy.service \
-	    mmproxy.socket mmproxy@1.service mmproxy-listen.socket mmproxy-listen.service
+	    mmproxy.socket mmproxy@1.service mmproxy-listen.socket mmproxy-listen.service \
+	    mmproxy-udp.socket mmproxy-udp.service
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
