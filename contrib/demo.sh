@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sudo make demo: a load balancer, mmproxy and an unmodified backend in a
-# throw-away network namespace.  Two clients, one announced with PROXY v1
-# and one with PROXY v2; the backend prints the address it sees.
+# throw-away network namespace.  Two TCP clients, one announced with PROXY
+# v1 and one with PROXY v2, and one UDP exchange with PROXY v2 DGRAM; the
+# backend prints the address it sees.
 set -euo pipefail
 
 BUILD=${1:?usage: demo.sh BUILD_DIR}
@@ -31,7 +32,7 @@ in_ns() {
 }
 
 wait_port() {
-	netns_wait_listening "$NS" "$1" && return 0
+	netns_wait_listening "$NS" "$1" "${2:-tcp}" && return 0
 	echo "mmproxy demo: nothing listens on port $1; log:" >&2
 	cat "$TMP"/*.log >&2
 	exit 1
@@ -53,9 +54,16 @@ wait_port 4430
 in_ns "$BUILD/mmproxy" -l 127.0.0.1:8443 -4 127.0.0.1:4430 -6 '[::1]:4430' -v 2 \
     >"$TMP/mmproxy.log" 2>&1 &
 wait_port 8443
+in_ns "$BUILD/tests/backend" --udp --listen 127.0.0.1:4431 --mode hello >"$TMP/backend-udp.log" 2>&1 &
+in_ns "$BUILD/mmproxy" -p udp -l 127.0.0.1:8444 -4 127.0.0.1:4431 -v 2 \
+    >"$TMP/mmproxy-udp.log" 2>&1 &
+wait_port 4431 udp
+wait_port 8444 udp
 
 step "In namespace $NS: backend on 127.0.0.1:4430 and [::1]:4430, mmproxy on 127.0.0.1:8443"
 echo "  mmproxy -l 127.0.0.1:8443 -4 127.0.0.1:4430 -6 [::1]:4430 -v 2"
+echo "  and a UDP backend on 127.0.0.1:4431 behind"
+echo "  mmproxy -p udp -l 127.0.0.1:8444 -4 127.0.0.1:4431 -v 2"
 
 step "1. The load balancer (at 127.0.0.1) forwards client 198.51.100.7:40000 with PROXY v1"
 echo '  sends: PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n'
@@ -74,13 +82,21 @@ echo "  sends: GET / HTTP/1.1"
 in_ns "$BUILD/tests/pp_client" --text 'GET / HTTP/1.1\r\n\r\n' --read --timeout-ms 10000 127.0.0.1:8443 || true
 echo "  connection closed by mmproxy"
 
+step "4. UDP (mmproxy -p udp): a datagram from client 198.51.100.9:27015 with PROXY v2 DGRAM"
+echo '  sends: signature, PROXY, UDP4, 12 address bytes, then "ping"'
+printf '  backend answered: '
+in_ns "$BUILD/tests/udp_client" --timeout-ms 10000 \
+    --hex "$SIG 21 12 000c c6336409 7f000001 6987 20fc" --text ping 127.0.0.1:8444
+
 # The backend logs its close after the client has its answer: wait for it.
 for i in $(seq 1 50); do
 	[ "$(cat "$TMP"/backend*.log | grep -c '^close')" -ge 2 ] && break
 	sleep 0.1
 done
 step "What the backend saw (it knows nothing of PROXY):"
-cat "$TMP/backend4.log" "$TMP/backend6.log" | sed 's/^/  /'
+cat "$TMP/backend4.log" "$TMP/backend6.log" "$TMP/backend-udp.log" | sed 's/^/  /'
 step "mmproxy's log (-v 2):"
 grep -v '^spawn' "$TMP/mmproxy.log" | sed 's/^/  /'
+step "mmproxy -p udp's log (-v 2):"
+grep -v '^spawn' "$TMP/mmproxy-udp.log" | sed 's/^/  /'
 echo

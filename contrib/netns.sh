@@ -24,12 +24,14 @@ netns_remove() {
 	ip netns del "$1" 2>/dev/null || true
 }
 
-# netns_wait_listening NAME PORT: wait (10 s at most) for a TCP listener on
-# PORT in the namespace.  Returns 0, or 1 if none came.
+# netns_wait_listening NAME PORT [udp]: wait (10 s at most) for a TCP
+# listener (or a bound UDP socket) on PORT in the namespace.  Returns 0, or
+# 1 if none came.
 netns_wait_listening() {
-	local i
+	local i flags=-Htln
+	[ "${3:-tcp}" = udp ] && flags=-Hlun
 	for i in $(seq 1 100); do
-		[ -n "$(ip netns exec "$1" ss -Htln "sport = :$2")" ] && return 0
+		[ -n "$(ip netns exec "$1" ss $flags "sport = :$2")" ] && return 0
 		sleep 0.1
 	done
 	return 1
