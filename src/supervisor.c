@@ -30,6 +30,7 @@
 #define STOP_GRACE_MS		5000	/* workers get this long to exit */
 #define TRIM_PERIOD_MS		1000	/* see pool_trim() */
 #define UDP_CHANNEL_SNDBUF	(1 << 20)	/* datagrams queued at a hand-off */
+#define CTL_READ_MAX		64	/* messages from one worker per wake-up */
 
 enum worker_state { W_IDLE, W_BUSY, W_GONE };
 
@@ -261,13 +262,16 @@ worker_ctl_read(struct supervisor *s, size_t k)
 	return 1;
 }
 
-/* What worker k said, all of it: a bounced datagram must not wait. */
+/*
+ * What worker k said: a bounced datagram must not wait behind the
+ * listeners, but no worker may keep the supervisor to itself.
+ */
 static void
 worker_ctl_event(struct supervisor *s, size_t k)
 {
-	int r;
+	int n = 0, r;
 
-	while ((r = worker_ctl_read(s, k)) == 1)
+	while ((r = worker_ctl_read(s, k)) == 1 && ++n < CTL_READ_MAX)
 		;
 	if (r == -1) {
 		if (s->udp != NULL)
