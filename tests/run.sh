@@ -12,4 +12,16 @@ passed=$(( $(grep -c '^ok ' "$out") - skipped ))
 failed=$(grep -c '^not ok ' "$out")
 rm -f "$out"
 echo "$label: $passed passed, $failed failed, $skipped skipped"
+# The suite leaves no process of its own behind (zombies that a pid 1 which
+# does not reap has inherited are gone in all but name).
+left=""
+for p in $(pgrep -f "^$MMPROXY_BUILD/" || true); do
+	state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$p/stat" 2>/dev/null || true)
+	[ -n "$state" ] && [ "$state" != Z ] && left="$left $p"
+done
+if [ -n "$left" ]; then
+	echo "$label: processes left behind by the suite:" >&2
+	ps -o pid,args -p ${left# } >&2
+	rc=1
+fi
 exit "$rc"

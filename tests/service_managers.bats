@@ -120,11 +120,12 @@ two_clients_seen() {
 	grep -q "port		= 8443" "$conf"
 	grep -q "server_args	= -v 2 " "$conf"
 	# A private /dev (mount namespace) whose /dev/log is our own sink, so
-	# the host's syslog is neither needed nor touched.
+	# the host's syslog is neither needed nor touched.  The sink runs in
+	# the test's network namespace, so the teardown ends it with xinetd.
 	unshare -m bash -c '
 		mount -t tmpfs -o size=1m tmpfs /dev &&
 		mknod -m 666 /dev/null c 1 3 || exit 1
-		"$1" /dev/log >"$2" 2>&1 &
+		ip netns exec "$3" "$1" /dev/log >"$2" 2>&1 &
 		for i in $(seq 100); do [ -S /dev/log ] && break; sleep 0.1; done
 		exec ip netns exec "$3" xinetd -dontfork -f "$4" -pidfile "$5"' \
 	    _ "$MMPROXY_BUILD/tests/syslog_sink" "$SYSLOG" "$NS" "$conf" \
