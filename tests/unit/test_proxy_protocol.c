@@ -295,6 +295,39 @@ run_case(const struct tcase *t, uint8_t *b)
 	    t->src, got);
 }
 
+/*
+ * A datagram is all there is: a prefix of a valid header is "truncated",
+ * never a reason to wait; a whole one is OK and its payload follows.
+ */
+static void
+datagram_checks(uint8_t *b)
+{
+	static const char *whole = SIG "21 12 000c " A4 " 'ping'";
+	enum pp_reason why;
+	struct pp_header h;
+	size_t i, n = decode(whole, b);
+
+	check(pp_parse_datagram(b, n, &h, &why) == PP_OK && h.len == 28 &&
+	    n - h.len == 4, "datagram", "%s%s", "UDP4 with a payload of 4: ",
+	    "not OK, or the wrong length");
+	for (i = 0; i < 28; i++) {
+		enum pp_status st = pp_parse_datagram(b, i, &h, &why);
+		char at[32];
+
+		snprintf(at, sizeof(at), "%zu", i);
+		check(st == PP_INVALID && why == PP_R_TRUNCATED, "datagram prefix",
+		    "cut at %s: %s", at, st == PP_INVALID ? pp_reason_str(why) :
+		    "not invalid");
+	}
+	n = decode(SIG "21 11 000c " A4, b);
+	check(pp_parse_datagram(b, n, &h, &why) == PP_INVALID &&
+	    why == PP_R_WRONG_TRANSPORT, "datagram STREAM", "%s%s",
+	    "want wrong_transport", "");
+	n = decode("'PROXY TCP4 192.0.2.1 127.0.0.1 1 2\r\n'", b);
+	check(pp_parse_datagram(b, n, &h, &why) == PP_INVALID &&
+	    why == PP_R_V1_ON_DGRAM, "datagram v1", "%s%s", "want v1_on_udp", "");
+}
+
 int
 main(void)
 {
@@ -320,6 +353,7 @@ main(void)
 	}
 	check(pp_parse(b, 0, PP_STREAM, &h, &why) == PP_NEED_MORE, "empty",
 	    "%s%s", "no bytes must need more", "");
+	datagram_checks(b);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;
 }
