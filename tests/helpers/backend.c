@@ -13,7 +13,8 @@
  * --udp: a UDP socket instead; one line per datagram,
  *   dgram peer=IP:PORT len=N data=TEXT   (the first 64 bytes, escaped)
  * and a reply to its sender: the same bytes (echo), or "hello IP:PORT "
- * and the same bytes (hello).  drain answers nothing.
+ * and the same bytes (hello), or the same DNS message marked as a response
+ * (dns: the QR bit set, so a DNS proxy accepts it).  drain answers nothing.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -134,6 +135,8 @@ serve_udp(const struct sockaddr_storage *ss, const char *mode)
 		if (strcmp(mode, "hello") == 0)
 			ol = (size_t)snprintf(out, 128, "hello %s ", ps);
 		memcpy(out + ol, buf, (size_t)n);
+		if (strcmp(mode, "dns") == 0 && n > 2)
+			out[2] |= (char)0x80;
 		(void)sendto(fd, out, ol + (size_t)n, 0, (struct sockaddr *)&peer, pl);
 	}
 }
