@@ -37,6 +37,7 @@ SRCS = \
 	src/listener.c \
 	src/log.c \
 	src/main.c \
+	src/notify.c \
 	src/proxy_protocol.c \
 	src/relay.c \
 	src/subnet.c \

@@ -172,3 +172,33 @@ fail:
 	errno = saved;
 	return -1;
 }
+
+/*
+ * At startup: can this process set the options every upstream socket
+ * needs?  The kernel checks CAP_NET_ADMIN when IP_TRANSPARENT (and
+ * SO_MARK) are set, so without it every connection would fail later.
+ * Returns 0, or -1 with errno set and *what naming the option.
+ */
+int
+dial_check_privilege(uint32_t mark, const char **what)
+{
+	int fd, saved;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1) {
+		*what = "socket";
+		return -1;
+	}
+	*what = "IP_TRANSPARENT";
+	if (set_int(fd, SOL_IP, IP_TRANSPARENT, 1) == -1)
+		goto fail;
+	*what = "SO_MARK";
+	if (mark != 0 && set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}

@@ -8,6 +8,7 @@
 int	dial_upstream(const struct sockaddr_storage *target,
 	    const struct sockaddr_storage *src, uint32_t mark,
 	    int64_t deadline_ms);
+int	dial_check_privilege(uint32_t mark, const char **what);
 int	dial_udp(const struct sockaddr_storage *target,
 	    const struct sockaddr_storage *src, uint32_t mark, int *port_taken);
 

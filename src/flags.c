@@ -169,6 +169,8 @@ static const struct flag flags[] = {
 
 	{ "dial-timeout", "seconds", NUMBER(dial_timeout, 1, 3600, 10), 1,
 	  "Seconds to wait for the upstream connect (default 10)" },
+	{ "drain-timeout", "seconds", NUMBER(drain_timeout, 0, SECONDS_MAX, 10), 1,
+	  "After SIGTERM, seconds live connections and flows may go on (default 30)" },
 	{ "h", NULL, show_help, 0, 0, 0, 0, 1, "Print this help and exit" },
 	{ "header-timeout", "seconds", NUMBER(header_timeout, 1, 3600, 10), 1,
 	  "Seconds from accept for the PROXY header to arrive (default 5)" },
@@ -179,6 +181,8 @@ static const struct flag flags[] = {
 	  "Connections (UDP: balancer sockets) served at once (default 1024)" },
 	{ "max-flows", "n", NUMBER(max_flows, 1, MAX_FLOWS_MAX, 10), 1,
 	  "UDP flows (PROXY sources) one balancer socket may have (default 256)" },
+	{ "notify-fd", "fd", NUMBER(notify_fd, 3, 1023, 10), 1,
+	  "Write a newline to this fd once serving, for s6 (default: none)" },
 	{ "relay", "copy|splice", set_relay, 0, 0, 0, 0, 1,
 	  "How bytes are relayed (default \"copy\": faster to a local backend)" },
 	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
@@ -194,6 +198,7 @@ flags_usage(void)
 
 	printf("usage: mmproxy [-4 addr] [-6 addr] [-allowed-subnets file]\n"
 	    "               [-close-after seconds] [-dial-timeout seconds]\n"
+	    "               [-drain-timeout seconds] [-notify-fd fd]\n"
 	    "               [-header-timeout seconds] [-l addr] [-listeners n] "
 	    "[-mark n]\n"
 	    "               [-inetd] [-max-conns n] [-max-flows n] "
@@ -226,6 +231,7 @@ defaults(struct options *o)
 	o->workers = 8;
 	o->max_conns = 1024;
 	o->max_flows = 256;
+	o->drain_timeout = 30;
 }
 
 static const struct flag *

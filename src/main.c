@@ -2,15 +2,19 @@
  * mmproxy: unwrap the PROXY protocol and connect to the backend from the
  * client's own address, so an unmodified backend sees the real client.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "activation.h"
 #include "addr.h"
+#include "dial.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -74,6 +78,22 @@ log_start(const struct options *opt, const struct launch *l)
 		    opt->workers, opt->max_conns);
 }
 
+/* Fail at startup, in one line that says what to do, not on every client. */
+static void
+privilege_check(const struct options *opt)
+{
+	const char *what;
+
+	if (dial_check_privilege(opt->mark, &what) == 0)
+		return;
+	if (errno == EPERM || errno == EACCES)
+		fatalx("%s: %s: mmproxy needs CAP_NET_ADMIN: run it as root, or "
+		    "grant it (setcap cap_net_admin+ep on the binary, or "
+		    "AmbientCapabilities=CAP_NET_ADMIN in its unit)", what,
+		    strerror(errno));
+	fatal("%s", what);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -85,9 +105,11 @@ main(int argc, char **argv)
 	flags_parse(argc, argv, &opt);
 	log_init((int)opt.verbose);
 	allowed_subnets_load(&opt);
+	notify_init(opt.notify_fd != 0 ? (int)opt.notify_fd : -1);
 	/* A write to a vanished peer must be an EPIPE, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	activation_detect(&opt, &launch);
+	privilege_check(&opt);
 	switch (launch.mode) {
 	case LAUNCH_SYSTEMD_ACCEPT:
 	case LAUNCH_INETD:

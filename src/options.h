@@ -29,6 +29,8 @@ struct options {
 	unsigned		 max_conns;	/* connections (UDP: peers) at once */
 	unsigned		 max_flows;	/* UDP flows per peer */
 	int			 relay_splice;	/* -relay splice */
+	unsigned		 drain_timeout;	/* seconds, after SIGTERM */
+	unsigned		 notify_fd;	/* -notify-fd; 0: none */
 };
 
 void	flags_parse(int argc, char **argv, struct options *opt);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,13 +22,13 @@
 #include "fdpass.h"
 #include "io.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "supervisor.h"
 #include "udp_listener.h"
 #include "worker.h"
 
 #define BACKOFF_MS		100	/* after EMFILE, ENOBUFS, a failed fork */
-#define STOP_GRACE_MS		5000	/* workers get this long to exit */
 #define TRIM_PERIOD_MS		1000	/* see pool_trim() */
 #define UDP_CHANNEL_SNDBUF	(1 << 20)	/* datagrams queued at a hand-off */
 #define CTL_READ_MAX		64	/* messages from one worker per wake-up */
@@ -53,9 +54,10 @@ struct supervisor {
 	int64_t			 backoff_until_ms;	/* no accept or spawn before */
 	int			 full_logged;
 	int			 spawn_failing;	/* logged once until a spawn works */
-	int			 stopping;	/* workers dying of our SIGTERM */
+	int			 stopping;	/* draining after SIGTERM */
 	size_t			 min_idle;	/* fewest idle since trim_at_ms */
 	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
+	struct subnet_list	 allowed;	/* -allowed-subnets; SIGHUP */
 	struct udp_side		*udp;		/* -p udp */
 	uint8_t			*ctlbuf;	/* a worker's message (UDP) */
 };
@@ -255,7 +257,8 @@ worker_ctl_read(struct supervisor *s, size_t k)
 	if ((size_t)n < sizeof(h))
 		return 1;
 	memcpy(&h, p, sizeof(h));
-	if (s->udp != NULL && h.tag == HANDOFF_TAG &&
+	/* Draining, a datagram of an ended peer finds no new worker. */
+	if (s->udp != NULL && !s->stopping && h.tag == HANDOFF_TAG &&
 	    h.kind == HANDOFF_UDP_DATA && h.nfds == 0 &&
 	    (size_t)n == sizeof(h) + h.payload_len)
 		udp_bounced(s->udp, &h, p + sizeof(h), h.payload_len);
@@ -351,7 +354,7 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 		addr_format(peer, peer_s, sizeof(peer_s));
 	/* Before any byte is read: a refused peer never reaches a worker. */
 	if (s->opt->allowed_subnets_path != NULL &&
-	    !subnet_match(&s->opt->allowed, peer))
+	    !subnet_match(&s->allowed, peer))
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_NOT_ALLOWED));
 	else if (pool_handoff(s, &h, &fd, NULL, peer_s, "") == -1)
@@ -390,31 +393,87 @@ accept_some(struct supervisor *s, int lfd)
 	}
 }
 
+static size_t
+pool_busy(const struct supervisor *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nw; i++)
+		n += s->w[i].state == W_BUSY;
+	return n;
+}
+
+/* Idle workers go at once: a closed channel ends them. */
 static void
+pool_retire_idle(struct supervisor *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nw; i++)
+		if (s->w[i].state == W_IDLE)
+			worker_retire(&s->w[i]);
+}
+
+/*
+ * Wait (timeout ms at most) for the busy workers to say they are done.
+ * Returns 1 if SIGTERM or SIGINT came again: the operator will not wait.
+ */
+static int
+drain_wait(struct supervisor *s, int timeout)
+{
+	struct signalfd_siginfo si;
+	size_t k, nw = s->nw;
+	int again = 0;
+
+	s->pfd[0] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
+	for (k = 0; k < nw; k++)
+		s->pfd[1 + k] = (struct pollfd){ .fd = s->w[k].ctl,
+		    .events = POLLIN };
+	if (poll(s->pfd, 1 + nw, timeout) == -1 && errno != EINTR)
+		return 1;
+	for (k = 0; k < nw; k++)
+		if (s->pfd[1 + k].revents)
+			worker_ctl_event(s, k);
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			again = 1;
+	pool_reap(s);
+	return again;
+}
+
+/*
+ * SIGTERM or SIGINT: close the listeners at once, so new connections (and
+ * new UDP peers) are refused, and let the live ones finish, for
+ * -drain-timeout seconds at most; then end the rest, logged, and exit 0.
+ */
+static void __attribute__((noreturn))
 supervisor_stop(struct supervisor *s, int sig)
 {
-	int64_t deadline = now_ms() + STOP_GRACE_MS;
+	int64_t deadline = now_ms() + (int64_t)s->opt->drain_timeout * 1000;
+	size_t k, busy;
 	unsigned i;
-	size_t k;
 
+	notify_state("STOPPING=1");
 	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu", sigabbrev_np(sig),
 	    s->nw);
 	s->stopping = 1;
 	for (i = 0; i < s->nlisteners; i++)
 		close(s->listeners[i]);
-	for (k = 0; k < s->nw; k++) {
-		kill(s->w[k].pid, SIGTERM);
-		worker_retire(&s->w[k]);
-	}
-	while (s->nw > 0 && ms_until(deadline) > 0) {
-		struct pollfd p = { .fd = s->sigfd, .events = POLLIN };
-		struct signalfd_siginfo si;
-
-		if (poll(&p, 1, ms_until(deadline)) == 1 &&
-		    read(s->sigfd, &si, sizeof(si)) == -1 && errno != EAGAIN)
+	if ((busy = pool_busy(s)) > 0)
+		log_line(LOG_ALWAYS, "drain busy=%zu drain_timeout=%u", busy,
+		    s->opt->drain_timeout);
+	for (;;) {
+		pool_retire_idle(s);
+		if ((busy = pool_busy(s)) == 0 || ms_until(deadline) == 0 ||
+		    drain_wait(s, ms_until(deadline)) != 0)
 			break;
-		pool_reap(s);
 	}
+	if ((busy = pool_busy(s)) > 0)
+		log_line(LOG_ALWAYS, "drain_end closed=%zu reason=%s", busy,
+		    ms_until(deadline) == 0 ? "drain_timeout" : "signal");
+	else
+		log_line(LOG_STATES, "drain_end closed=0 reason=done");
+	/* What is left is idle (its channel closed) or out of time. */
 	for (k = 0; k < s->nw; k++)
 		kill(s->w[k].pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
@@ -422,7 +481,35 @@ supervisor_stop(struct supervisor *s, int sig)
 	exit(0);
 }
 
-/* Returns a signal that asks us to stop, or 0. */
+/*
+ * SIGHUP: read -allowed-subnets again.  A file that does not load leaves
+ * the old list in force, and says why.
+ */
+static void
+supervisor_reload(struct supervisor *s)
+{
+	const char *path = s->opt->allowed_subnets_path;
+	struct subnet_list fresh;
+	char err[512], state[64];
+
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)now_ms() * 1000);
+	notify_state(state);
+	if (path == NULL)
+		log_line(LOG_ALWAYS, "reload allowed_subnets=any");
+	else if (subnet_load(path, &fresh, err, sizeof(err)) == -1)
+		log_line(LOG_ALWAYS, "reload allowed_subnets=%s kept=%zu "
+		    "error=\"%s\"", path, s->allowed.n, err);
+	else {
+		subnet_free(&s->allowed);
+		s->allowed = fresh;
+		log_line(LOG_ALWAYS, "reload allowed_subnets=%s subnets=%zu",
+		    path, s->allowed.n);
+	}
+	notify_state("READY=1");
+}
+
+/* Returns a signal that asks us to stop, or 0.  SIGHUP reloads. */
 static int
 signals_read(struct supervisor *s)
 {
@@ -432,6 +519,8 @@ signals_read(struct supervisor *s)
 	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			pool_reap(s);
+		else if (si.ssi_signo == SIGHUP)
+			supervisor_reload(s);
 		else
 			stop = (int)si.ssi_signo;
 	}
@@ -518,15 +607,20 @@ supervisor_run(const struct options *opt, const int *listeners,
 	    .nlisteners = nlisteners };
 	unsigned i, L = nlisteners;
 
+	/* The list is ours from here: SIGHUP replaces it. */
+	s.allowed = opt->allowed;
 	s.sigfd = signals_open();
 	if (pool_grow(&s) == -1)
 		fatal("supervisor");
 	if (opt->udp) {
-		s.udp = udp_side_new(opt, &s, listeners, nlisteners);
+		s.udp = udp_side_new(opt, &s, &s.allowed, listeners,
+		    nlisteners);
 		if ((s.ctlbuf = malloc(sizeof(struct handoff) +
 		    HANDOFF_MAX_PAYLOAD)) == NULL)
 			fatal("supervisor");
 	}
+	pool_fill(&s);
+	notify_ready();
 	for (;;) {
 		int timeout, stop, readable = 0;
 		size_t k, nw;

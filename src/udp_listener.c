@@ -54,6 +54,7 @@ struct udp_batch {
 struct udp_side {
 	const struct options	*opt;
 	struct supervisor	*sup;
+	const struct subnet_list *allowed;	/* the supervisor's; SIGHUP */
 	const int		*listeners;
 	unsigned		 nlisteners;
 	struct sockaddr_storage	*bound;		/* each listener's address */
@@ -239,7 +240,7 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 		addr_format(&un, peer_s, sizeof(peer_s));
 	/* Before anything else: a refused peer never reaches a worker. */
 	if (u->opt->allowed_subnets_path != NULL &&
-	    !subnet_match(&u->opt->allowed, &un)) {
+	    !subnet_match(u->allowed, &un)) {
 		log_peer_drop(&u->lim_refused, h.conn_id, peer_s,
 		    DROP_NOT_ALLOWED, 0);
 		return;
@@ -482,7 +483,8 @@ udp_side_tick(struct udp_side *u)
  */
 struct udp_side *
 udp_side_new(const struct options *opt, struct supervisor *sup,
-    const int *listeners, unsigned nlisteners)
+    const struct subnet_list *allowed, const int *listeners,
+    unsigned nlisteners)
 {
 	struct udp_side *u;
 	size_t i;
@@ -491,6 +493,7 @@ udp_side_new(const struct options *opt, struct supervisor *sup,
 		fatal("udp");
 	u->opt = opt;
 	u->sup = sup;
+	u->allowed = allowed;
 	u->listeners = listeners;
 	u->nlisteners = nlisteners;
 	u->lim_refused.what = "drop_not_allowed";

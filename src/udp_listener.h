@@ -16,8 +16,10 @@ struct supervisor;
 struct udp_side;
 
 int		 udp_listener_prepare(int fd);
+struct subnet_list;
 struct udp_side	*udp_side_new(const struct options *opt, struct supervisor *sup,
-		    const int *listeners, unsigned nlisteners);
+		    const struct subnet_list *allowed, const int *listeners,
+		    unsigned nlisteners);
 void		 udp_side_readable(struct udp_side *u);
 int		 udp_side_timeout(const struct udp_side *u);
 void		 udp_side_tick(struct udp_side *u);

@@ -313,10 +313,13 @@ worker_signals(void)
 {
 	sigset_t none;
 
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	/* The supervisor decides when a worker ends (it drains, then kills):
+	 * a SIGTERM that systemd sends the whole control group, or a ^C to
+	 * the process group, must not cut live connections. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# Lifecycle: SIGTERM drains (listeners closed, live connections and UDP
+# flows finish, -drain-timeout), SIGHUP reloads -allowed-subnets,
+# readiness for systemd (NOTIFY_SOCKET) and s6 (-notify-fd), and the
+# startup check for CAP_NET_ADMIN.
+
+load helpers
+
+UDP4="$SIG 21 12 000c c6336407 7f000001 9c40 20fb"
+SINK=$MMPROXY_BUILD/tests/syslog_sink
+
+setup() {
+	ns_setup
+}
+
+# FILE holds exactly one newline.
+is_newline() {
+	[ "$(wc -c <"$1")" -eq 1 ] && [ -z "$(tr -d '\n' <"$1")" ]
+}
+
+teardown() {
+	ns_teardown
+}
+
+@test "SIGTERM: a live TCP connection finishes, new ones are refused, exit 0 after it ends" {
+	start_backends echo
+	start_mmproxy
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.1 127.0.0.1 40001 8443\r\nbefore\n' \
+	    --pause-ms 3000 --text 'after\n' --shut --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/a.out" 3>&- &
+	wait_log '^connect id=1 '
+	kill -TERM "$MM_PID"
+	wait_log '^drain busy=1 drain_timeout=30$'
+	# The listener is closed at once: a new client is refused.
+	wait_for "the listener to close" eval '! port_listening 8443'
+	run pp --text 'PROXY TCP4 198.51.100.2 127.0.0.1 40002 8443\r\nnew\n' --shut --read
+	[ "$status" -ne 0 ]
+	rc=0
+	wait "$MM_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/a.out")" = "$(printf 'before\nafter')" ]
+	grep -q '^close id=1 .* end=eof$' "$MM_LOG"
+	grep -q '^drain_end closed=0 reason=done$' "$MM_LOG"
+}
+
+@test "SIGTERM to the supervisor and every worker (systemd's control group) still drains" {
+	start_backends echo
+	start_mmproxy
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.1 127.0.0.1 40001 8443\r\nbefore\n' \
+	    --pause-ms 3000 --text 'after\n' --shut --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/a.out" 3>&- &
+	wait_log '^connect id=1 '
+	kill -TERM "$MM_PID" $(worker_pids)
+	rc=0
+	wait "$MM_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/a.out")" = "$(printf 'before\nafter')" ]
+}
+
+@test "SIGTERM: a live UDP flow goes on until it expires, a new balancer socket gets no worker" {
+	start_udp_backends hello
+	start_udp_mmproxy -close-after 3
+	run udp --bind 127.0.0.1:50001 --hex "$UDP4" --text 'one'
+	[ "$output" = "hello 198.51.100.7:40000 one" ]
+	kill -TERM "$MM_PID"
+	wait_log '^drain busy=1 '
+	run udp --bind 127.0.0.1:50001 --hex "$UDP4" --text 'two'
+	[ "$output" = "hello 198.51.100.7:40000 two" ]
+	run udp --bind 127.0.0.1:50002 --hex "$UDP4" --text 'new' --timeout-ms 1000
+	[ "$status" -eq 3 ]
+	rc=0
+	wait "$MM_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	grep -q '^flow_close id=1 .* up=2 down=2 reason=idle$' "$MM_LOG"
+	! grep -q '^accept id=2 ' "$MM_LOG"
+	grep -q '^drain_end closed=0 reason=done$' "$MM_LOG"
+}
+
+@test "-drain-timeout: connections still open then are closed, logged, and mmproxy exits 0" {
+	start_backends echo
+	start_mmproxy -drain-timeout 1
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.1 127.0.0.1 40001 8443\r\n' \
+	    --hold-ms 60000 --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/a.out" 3>&- &
+	CLIENT=$!
+	wait_log '^connect id=1 '
+	kill -TERM "$MM_PID"
+	rc=0
+	wait "$MM_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	grep -q '^drain busy=1 drain_timeout=1$' "$MM_LOG"
+	grep -q '^drain_end closed=1 reason=drain_timeout$' "$MM_LOG"
+	# The backend's side of it is closed too.
+	wait_log '^close peer=198\.51\.100\.1:40001 ' "$BE4_LOG"
+}
+
+@test "SIGHUP re-reads -allowed-subnets: adding and removing a subnet, and a broken file keeps the old list" {
+	start_backends echo
+	list=$BATS_TEST_TMPDIR/allowed
+	printf '10.0.0.0/8\n' >"$list"
+	start_mmproxy -allowed-subnets "$list"
+	client() {
+		run pp --text "PROXY TCP4 198.51.100.1 127.0.0.1 $1 8443\r\nhi\n" --shut --read
+	}
+	client 40001
+	[ -z "$output" ]
+	wait_log '^drop id=1 peer=127\.0\.0\.1:[0-9]+ reason=not_allowed$'
+	printf '10.0.0.0/8\n127.0.0.0/8\n' >"$list"
+	kill -HUP "$MM_PID"
+	wait_log "^reload allowed_subnets=$list subnets=2\$"
+	client 40002
+	[ "$output" = "hi" ]
+	printf '127.0.0.0/8\nnot a subnet\n' >"$list"
+	kill -HUP "$MM_PID"
+	wait_log "^reload allowed_subnets=$list kept=2 error=\".*:2: "
+	client 40003
+	[ "$output" = "hi" ]
+	printf '10.0.0.0/8\n' >"$list"
+	kill -HUP "$MM_PID"
+	wait_log "^reload allowed_subnets=$list subnets=1\$"
+	client 40004
+	[ -z "$output" ]
+	wait_log '^drop id=4 peer=127\.0\.0\.1:[0-9]+ reason=not_allowed$'
+	kill -0 "$MM_PID"
+}
+
+@test "NOTIFY_SOCKET: READY=1 once serving, RELOADING=1 and READY=1 on SIGHUP, STOPPING=1 on SIGTERM" {
+	start_backends echo
+	sock=$BATS_TEST_TMPDIR/notify
+	"$SINK" "$sock" >"$BATS_TEST_TMPDIR/notify.log" 2>&1 3>&- &
+	SINK_PID=$!
+	wait_for "the notify socket" test -S "$sock"
+	NOTIFY_SOCKET=$sock start_mmproxy
+	wait_log '^READY=1$' "$BATS_TEST_TMPDIR/notify.log"
+	assert_still_serving
+	kill -HUP "$MM_PID"
+	wait_log '^MONOTONIC_USEC=[0-9]+$' "$BATS_TEST_TMPDIR/notify.log"
+	wait_for "READY=1 again" eval '[ "$(grep -c "^READY=1$" "$BATS_TEST_TMPDIR/notify.log")" -eq 2 ]'
+	grep -q '^RELOADING=1$' "$BATS_TEST_TMPDIR/notify.log"
+	kill -TERM "$MM_PID"
+	wait "$MM_PID"
+	wait_log '^STOPPING=1$' "$BATS_TEST_TMPDIR/notify.log"
+	kill "$SINK_PID"
+	# Workers never see the variable.
+	! grep -q NOTIFY_SOCKET "$MM_LOG"
+}
+
+@test "-notify-fd: a newline once serving, then the fd is closed (s6 notification-fd)" {
+	start_backends echo
+	start_mmproxy -notify-fd 5 5>"$BATS_TEST_TMPDIR/ready"
+	wait_for "the readiness newline" is_newline "$BATS_TEST_TMPDIR/ready"
+	[ ! -e "/proc/$MM_PID/fd/5" ]
+	assert_still_serving
+}
+
+@test "-notify-fd naming a closed fd is a startup error" {
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -notify-fd 9
+	[ "$status" -eq 1 ]
+	[[ "$output" == "mmproxy: -notify-fd 9: Bad file descriptor" ]]
+}
+
+@test "without CAP_NET_ADMIN mmproxy stops at startup with one line saying what to do" {
+	run nsx setpriv --reuid=65534 --regid=65534 --clear-groups "$MMPROXY" -l 127.0.0.1:8443
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "mmproxy: IP_TRANSPARENT: Operation not permitted: mmproxy needs CAP_NET_ADMIN: "* ]]
+	! port_listening 8443
+}
+
+@test "as an unprivileged user with only CAP_NET_ADMIN mmproxy serves transparently" {
+	start_backends hello
+	MM_WRAP="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+net_admin --ambient-caps=+net_admin" \
+	    start_mmproxy
+	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$MM_PID/status")" = 65534 ]
+	run pp --text 'PROXY TCP4 198.51.100.9 127.0.0.1 40009 8443\r\n' --shut --read
+	[ "$output" = "hello 198.51.100.9:40009" ]
+	backend_saw 198.51.100.9:40009
+}
