@@ -209,6 +209,37 @@ two_clients_seen() {
 	[ "$output" = "mmproxy: -inetd: standard input is not a socket, not a connected TCP socket" ]
 }
 
+@test "a real s6 tree with examples/s6/mmproxy-pool: ready on notification-fd, s6-svc -d drains" {
+	need s6-svscan s6
+	scan=$BATS_TEST_TMPDIR/scan
+	mkdir -p "$scan"
+	cp -r "$ROOT/examples/s6/mmproxy-pool" "$scan/mmproxy"
+	ip netns exec "$NS" env MMPROXY_BIN="$MMPROXY" \
+	    MMPROXY_ARGS="-l 127.0.0.1:8443 ${ARGS[*]}" s6-svscan "$scan" >"$MM_LOG" 2>&1 3>&- &
+	# Up and ready: mmproxy wrote its newline to the notification fd.
+	wait_for "s6-supervise" s6-svok "$scan/mmproxy"
+	run s6-svwait -U -t 30000 "$scan/mmproxy"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	port_listening 8443
+	two_clients_seen
+	grep -q '^start .* mode=standalone listen=127\.0\.0\.1:8443 proto=tcp ' "$MM_LOG"
+	# A live connection, then the service goes down: it is drained.
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.3 127.0.0.1 40003 8443\r\nbefore\n' \
+	    --pause-ms 2000 --text 'after\n' --shut --read 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/a.out" 3>&- &
+	wait_for "the live connection" eval '[ "$(grep -c "^close peer=" "$BE4_LOG")" -ge 1 ] && grep -q "src=198.51.100.3:40003" "$MM_LOG"'
+	s6-svc -d "$scan/mmproxy"
+	run s6-svwait -D -t 30000 "$scan/mmproxy"
+	[ "$status" -eq 0 ]
+	wait_log '^drain busy=1 '
+	wait_log '^drain_end closed=0 reason=done$'
+	[ "$(cat "$BATS_TEST_TMPDIR/a.out")" = "hello 198.51.100.3:40003
+before
+after" ]
+	! port_listening 8443
+	s6-svscanctl -t "$scan"
+}
+
 @test "every example unit file passes systemd-analyze verify" {
 	need systemd-analyze systemd
 	dir=$BATS_TEST_TMPDIR/units
