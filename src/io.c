@@ -39,6 +39,17 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The sooner of two poll(2) timeouts, -1 meaning none. */
+int
+timeout_min(int a, int b)
+{
+	if (a == -1)
+		return b;
+	if (b == -1)
+		return a;
+	return a < b ? a : b;
+}
+
 /*
  * A poll(2) timeout for an absolute deadline: 0 once it has passed.
  */

@@ -8,6 +8,7 @@
 int	write_all(int fd, const void *buf, size_t len);
 int64_t	now_ms(void);
 int	ms_until(int64_t deadline_ms);
+int	timeout_min(int a, int b);
 int	fd_set_nonblock(int fd);
 
 #endif

@@ -120,6 +120,18 @@ log_limit_flush(struct log_limit *l)
 }
 
 /*
+ * A poll(2) timeout for the summary: ms until the second with suppressed
+ * lines is over (0: now), or -1 when none is owed.
+ */
+int
+log_limit_due_ms(const struct log_limit *l)
+{
+	if (l->suppressed == 0)
+		return -1;
+	return ms_until(l->window_ms + 1000);
+}
+
+/*
  * May one more line of this kind be logged now?  Returns 1 (and counts
  * it), or 0 (counted as suppressed).  Only at -v 1 and above.
  */

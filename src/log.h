@@ -24,6 +24,7 @@ struct log_limit {
 
 int	log_limit_allow(struct log_limit *l);
 void	log_limit_flush(struct log_limit *l);
+int	log_limit_due_ms(const struct log_limit *l);
 
 void	log_open(void);
 int	log_is_syslog(void);

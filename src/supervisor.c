@@ -58,6 +58,7 @@ struct supervisor {
 	size_t			 min_idle;	/* fewest idle since trim_at_ms */
 	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
 	struct subnet_list	 allowed;	/* -allowed-subnets; SIGHUP */
+	struct log_limit	 drop_limit;	/* TCP drops at accept */
 	struct udp_side		*udp;		/* -p udp */
 	uint8_t			*ctlbuf;	/* a worker's message (UDP) */
 };
@@ -354,10 +355,12 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 		addr_format(peer, peer_s, sizeof(peer_s));
 	/* Before any byte is read: a refused peer never reaches a worker. */
 	if (s->opt->allowed_subnets_path != NULL &&
-	    !subnet_match(&s->allowed, peer))
-		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
-		    drop_str(DROP_NOT_ALLOWED));
-	else if (pool_handoff(s, &h, &fd, NULL, peer_s, "") == -1)
+	    !subnet_match(&s->allowed, peer)) {
+		if (log_limit_allow(&s->drop_limit))
+			log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id,
+			    peer_s, drop_str(DROP_NOT_ALLOWED));
+	} else if (pool_handoff(s, &h, &fd, NULL, peer_s, "") == -1 &&
+	    log_limit_allow(&s->drop_limit))
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
 		    drop_str(DROP_HANDOFF_FAILED));
 	close(fd);
@@ -546,17 +549,6 @@ signals_open(void)
 	return fd;
 }
 
-/* The smaller of two poll(2) timeouts, -1 meaning none. */
-static int
-timeout_min(int a, int b)
-{
-	if (a == -1)
-		return b;
-	if (b == -1)
-		return a;
-	return a < b ? a : b;
-}
-
 /*
  * pfd: [0] signals, [1..L] listeners, then one per worker.  TCP listeners
  * are read while a worker is idle: a connection waits in the backlog.  UDP
@@ -590,9 +582,11 @@ poll_build(struct supervisor *s)
 		return ms_until(s->backoff_until_ms);
 	/* Surplus idle workers: wake up to retire them. */
 	if (pool_idle(s) > 2 * (size_t)s->opt->workers)
-		return timeout_min(ms_until(s->trim_at_ms),
-		    s->udp != NULL ? udp_side_timeout(s->udp) : -1);
-	return s->udp != NULL ? udp_side_timeout(s->udp) : -1;
+		return timeout_min(ms_until(s->trim_at_ms), timeout_min(
+		    log_limit_due_ms(&s->drop_limit),
+		    s->udp != NULL ? udp_side_timeout(s->udp) : -1));
+	return timeout_min(log_limit_due_ms(&s->drop_limit),
+	    s->udp != NULL ? udp_side_timeout(s->udp) : -1);
 }
 
 /*
@@ -609,6 +603,7 @@ supervisor_run(const struct options *opt, const int *listeners,
 
 	/* The list is ours from here: SIGHUP replaces it. */
 	s.allowed = opt->allowed;
+	s.drop_limit.what = "drop";
 	s.sigfd = signals_open();
 	if (pool_grow(&s) == -1)
 		fatal("supervisor");
@@ -648,5 +643,6 @@ supervisor_run(const struct options *opt, const int *listeners,
 					accept_some(&s, listeners[i]);
 		}
 		pool_trim(&s);
+		log_limit_flush(&s.drop_limit);
 	}
 }

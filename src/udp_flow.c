@@ -410,7 +410,8 @@ ctl_read(struct peer *p)
 		peer_datagram(p, p->chbuf, h.payload_len);
 }
 
-/* Close the flows idle for -close-after; the time to the next expiry. */
+/* Close the flows idle for -close-after; the time to the next expiry, or
+ * to a log summary that is due. */
 static int
 flows_expire(struct peer *p)
 {
@@ -429,7 +430,10 @@ flows_expire(struct peer *p)
 			next = end - now;
 		i++;
 	}
-	return (int)next;
+	log_limit_flush(&p->lim_drop);
+	log_limit_flush(&p->lim_err);
+	return timeout_min(timeout_min((int)next, log_limit_due_ms(&p->lim_drop)),
+	    log_limit_due_ms(&p->lim_err));
 }
 
 static int

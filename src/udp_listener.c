@@ -458,13 +458,18 @@ udp_side_readable(struct udp_side *u)
 		sync_all(u);
 }
 
-/* A poll(2) timeout: a pending SYNC must not wait for a datagram. */
+/* A poll(2) timeout: a pending SYNC, or a log summary, must not wait for
+ * a datagram. */
 int
 udp_side_timeout(const struct udp_side *u)
 {
+	int t = log_limit_due_ms(&u->lim_refused);
+
+	t = timeout_min(t, log_limit_due_ms(&u->lim_full));
+	t = timeout_min(t, log_limit_due_ms(&u->lim_failed));
 	if (u->npending == 0)
-		return -1;
-	return ms_until(u->pending_since_ms + SYNC_MAX_MS);
+		return t;
+	return timeout_min(t, ms_until(u->pending_since_ms + SYNC_MAX_MS));
 }
 
 void

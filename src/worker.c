@@ -46,10 +46,13 @@ struct header_buf {
 	size_t		 len;
 };
 
+/* This process's drop lines: a flood of bad clients cannot flood the log. */
+static struct log_limit drop_limit = { .what = "drop" };
+
 static void
 conn_drop(const struct conn *c, const char *reason, int err)
 {
-	if (!log_enabled(LOG_ERRORS))
+	if (!log_limit_allow(&drop_limit))
 		return;
 	if (err != 0)
 		log_line(LOG_ERRORS, "drop id=%u peer=%s src=%s target=%s "
@@ -353,6 +356,25 @@ worker_job(const struct options *opt, int ctl, const struct handoff *h,
 	    h->kind, h->nfds);
 }
 
+/* Idle with suppressed drop lines: their summary is due when the second
+ * ends, unless a job comes first. */
+static void
+drop_summary_wait(int ctl)
+{
+	int ms;
+
+	while ((ms = log_limit_due_ms(&drop_limit)) != -1) {
+		struct pollfd p = { .fd = ctl, .events = POLLIN };
+		int r = poll(&p, 1, ms);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r != 0)
+			return;
+		log_limit_flush(&drop_limit);
+	}
+}
+
 /*
  * The worker process: take a job, serve it, report idle; exit when the
  * supervisor closes the channel.
@@ -372,9 +394,11 @@ worker_main(int ctl, const struct options *opt)
 	for (;;) {
 		int fds[HANDOFF_MAX_FDS];
 		struct handoff h;
-		int r = fdpass_recv(ctl, &h, fds, payload, cap);
 		uint8_t idle = 'i';
+		int r;
 
+		drop_summary_wait(ctl);
+		r = fdpass_recv(ctl, &h, fds, payload, cap);
 		if (r == 0)
 			exit(0);
 		if (r == -1)

@@ -17,6 +17,9 @@
  *     --hold-ms N      keep the connection open N ms before reading
  *     --timeout-ms N   give up reading after N ms (default 30000): exit 3
  *     --bind IP        connect from this source address
+ *     --repeat N       send the pieces on N connections, one after another,
+ *                      each read to EOF (a flood of bad headers); prints
+ *                      closed=N
  *     --parallel N     open N connections, each with a v1 header from
  *                      --src IP and source port --port-base + i, then
  *                      check every echo; prints ok=N
@@ -383,12 +386,34 @@ parallel(const struct sockaddr_storage *ss, int n,
 	return ok == n ? 0 : 1;
 }
 
+/* The pieces on n connections in turn, each read until mmproxy closes it. */
+static int
+repeat(const struct sockaddr_storage *ss, int n, int timeout)
+{
+	int i, closed = 0;
+
+	for (i = 0; i < n; i++) {
+		int fd = dial(ss);
+
+		send_pieces(fd, 0, 0);
+		shutdown(fd, SHUT_WR);
+		/* EOF, or a reset: mmproxy closed it either way. */
+		int r = read_to_eof(fd, timeout);
+		if (r == 0 || r == 4)
+			closed++;
+		close(fd);
+	}
+	printf("closed=%d\n", closed);
+	return closed == n ? 0 : 3;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	int i, fd, bytewise = 0, pause = -1, shut = 0, rd = 0, hold = 0;
 	int timeout = 30000, npar = 0, port_base = 20000, rc = 0, reset = 0;
+	int nrep = 0;
 	unsigned long long bulk_bytes = 0;
 	const char *src = "198.51.100.1";
 
@@ -418,6 +443,8 @@ main(int argc, char **argv)
 			timeout = atoi(argv[++i]);
 		else if (strcmp(a, "--parallel") == 0)
 			npar = atoi(argv[++i]);
+		else if (strcmp(a, "--repeat") == 0)
+			nrep = atoi(argv[++i]);
 		else if (strcmp(a, "--bind") == 0)
 			bind_ip = argv[++i];
 		else if (strcmp(a, "--src") == 0)
@@ -431,6 +458,8 @@ main(int argc, char **argv)
 		diex("usage: pp_client [options] ADDR:PORT");
 	if (npar > 0)
 		return parallel(&ss, npar, src, port_base, timeout);
+	if (nrep > 0)
+		return repeat(&ss, nrep, timeout);
 	if (pause < 0)
 		pause = bytewise || npieces > 1 ? 20 : 0;
 	fd = dial(&ss);
