@@ -155,6 +155,15 @@ addr_len(const struct sockaddr_storage *sa)
 	return sizeof(*sa);
 }
 
+/* Same family, address and port (and, for IPv6, flow info and scope). */
+int
+addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	return memcmp(a, b, addr_len(a)) == 0;
+}
+
 unsigned
 addr_port(const struct sockaddr_storage *sa)
 {

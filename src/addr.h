@@ -12,6 +12,8 @@ int		addr_parse_ip(const char *s, size_t len, struct sockaddr_storage *out);
 int		addr_parse_port(const char *s, size_t len, unsigned *port);
 int		addr_parse_hostport(const char *s, struct sockaddr_storage *out);
 socklen_t	addr_len(const struct sockaddr_storage *sa);
+int		addr_equal(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b);
 unsigned	addr_port(const struct sockaddr_storage *sa);
 void		addr_set_port(struct sockaddr_storage *sa, unsigned port);
 void		addr_unmap(struct sockaddr_storage *sa);

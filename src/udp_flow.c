@@ -85,13 +85,6 @@ flow_error(struct peer *p, const struct flow *f, const char *side, int err)
 		    side, strerror(err));
 }
 
-static int
-addr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	return a->ss_family == b->ss_family &&
-	    memcmp(a, b, addr_len(a)) == 0;
-}
-
 static struct flow *
 flow_find(struct peer *p, const struct pp_header *hdr)
 {
@@ -101,7 +94,7 @@ flow_find(struct peer *p, const struct pp_header *hdr)
 		struct flow *f = &p->flows[i];
 
 		if (hdr->real_endpoints ? f->local :
-		    (!f->local && addr_same(&f->src, &hdr->src)))
+		    (!f->local && addr_equal(&f->src, &hdr->src)))
 			return f;
 	}
 	return NULL;
@@ -268,10 +261,11 @@ batch_recv(struct peer *p, int fd)
 }
 
 /*
- * A datagram on our socket from another balancer socket.  The kernel may
- * pick a connected socket of the listener's SO_REUSEPORT group for a
- * datagram it does not match; never serve it as ours (its replies would
- * go to our peer): the supervisor dispatches it to its own worker.
+ * A datagram on our socket from another balancer socket: between its
+ * bind() and its connect() in the supervisor, our socket was a second
+ * listener, and the kernel may have queued one there (seen here a few
+ * times in a thousand hand-offs under load).  Never serve it as ours (its
+ * replies would go to our peer): the supervisor dispatches it again.
  */
 static void
 misdelivered(struct peer *p, const struct sockaddr_storage *from,
@@ -305,7 +299,7 @@ down_read(struct peer *p)
 			continue;
 		}
 		for (k = 0; k < n; k++) {
-			if (!addr_same(&p->from[k], &p->raw))
+			if (!addr_equal(&p->from[k], &p->raw))
 				misdelivered(p, &p->from[k], p->buf +
 				    (size_t)k * UDP_DGRAM_MAX, p->msg[k].msg_len);
 			else if (p->msg[k].msg_hdr.msg_flags & MSG_TRUNC)
@@ -519,10 +513,13 @@ udp_serve_peer(const struct options *opt, int ctl, const struct handoff *h,
 	for (;;) {
 		int timeout = flows_expire(&p);
 
-		/* The last flow gone and nothing queued: the peer ends. */
-		if (p.synced && p.nflows == 0 && down_read(&p) == 0 &&
-		    p.nflows == 0)
-			break;
+		/* The last flow gone and nothing queued: the peer ends.  What
+		 * was queued may have opened flows: their timers first. */
+		if (p.synced && p.nflows == 0) {
+			if (down_read(&p) == 0 && p.nflows == 0)
+				break;
+			continue;
+		}
 		if (poll_peer(&p, timeout) == 0)
 			continue;
 		n = p.nflows;

@@ -5,7 +5,9 @@
  * to the local address the datagram arrived on and the listen port,
  * connected to the peer, handed over with the first datagram.  From then
  * on the kernel delivers that peer's datagrams to the connected socket,
- * which wins over the listeners (also within a SO_REUSEPORT group).
+ * which matches them better than the listeners do.  (A stray datagram of
+ * another peer that lands on it, between its bind and its connect, is
+ * sent back by the worker and dispatched here again.)
  *
  * Datagrams of the peer that were already queued on a listener are passed
  * on through the channel, and a SYNC message follows once the listeners
@@ -116,14 +118,6 @@ peer_hash(const struct udp_side *u, const struct sockaddr_storage *sa)
 	return h & (u->nbuckets - 1);
 }
 
-static int
-addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	return memcmp(a, b, addr_len(a)) == 0;
-}
-
 static struct udp_peer *
 peer_find(const struct udp_side *u, const struct sockaddr_storage *sa)
 {
@@ -184,8 +178,10 @@ udp_worker_done(struct udp_side *u, pid_t pid)
 
 /*
  * A socket of our own for this peer: bound beside the listener (same
- * local address and port, SO_REUSEPORT) and connected to the peer, so the
- * kernel sends the peer's datagrams to it.  Returns it, or -1.
+ * local address and port, SO_REUSEADDR on both) and connected to the
+ * peer, so the kernel sends the peer's datagrams to it.  Not in the
+ * listeners' SO_REUSEPORT group: the group's selection could then hand it
+ * other peers' datagrams.  Returns it, or -1.
  */
 static int
 peer_socket(const struct sockaddr_storage *peer,

@@ -305,3 +305,12 @@ teardown() {
 	wait_log '^accept id=1 peer=127\.0\.0\.1:[0-9]+ proto=udp local=127\.0\.0\.2:8443 '
 	wait_log '^accept id=2 peer=\[::1\]:[0-9]+ proto=udp local=\[::1\]:8443 '
 }
+
+@test "after an invalid first datagram the next is served, and its flow expires with no reply traffic" {
+	start_udp_backends drain
+	start_udp_mmproxy -close-after 1
+	run udp --hex '48454c4c4f' --hex "$UDP4" --text 'valid' --expect 0
+	wait_log 'reason=bad_signature$'
+	wait_log '^dgram peer=198\.51\.100\.7:40000 len=5 data=valid$' "$BE4_LOG"
+	wait_log '^flow_close id=[0-9]+ .* up=1 down=0 reason=idle$'
+}
