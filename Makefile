@@ -40,6 +40,7 @@ SRCS = \
 	src/notify.c \
 	src/proxy_protocol.c \
 	src/relay.c \
+	src/routecheck.c \
 	src/subnet.c \
 	src/supervisor.c \
 	src/udp_flow.c \

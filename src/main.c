@@ -16,6 +16,7 @@
 #include "log.h"
 #include "notify.h"
 #include "options.h"
+#include "routecheck.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -123,5 +124,6 @@ main(int argc, char **argv)
 		break;
 	}
 	log_start(&opt, &launch);
+	routecheck_warn(&opt.target4, &opt.target6);
 	supervisor_run(&opt, launch.fds, launch.nfds);
 }

@@ -19,6 +19,7 @@ is_newline() {
 }
 
 teardown() {
+	[ -z "${BARE:-}" ] || netns_remove "$BARE"
 	ns_teardown
 }
 
@@ -173,4 +174,23 @@ teardown() {
 	run pp --text 'PROXY TCP4 198.51.100.9 127.0.0.1 40009 8443\r\n' --shut --read
 	[ "$output" = "hello 198.51.100.9:40009" ]
 	backend_saw 198.51.100.9:40009
+}
+
+@test "without the local-delivery routes mmproxy warns once per family, with the commands to run" {
+	start_backends echo
+	start_mmproxy
+	! grep -q '^warning:' "$MM_LOG"
+	kill -TERM "$MM_PID"
+	wait "$MM_PID"
+	# The same, in a namespace that lacks the README's ip rule / ip route.
+	BARE=$NS-bare
+	ip netns add "$BARE"
+	ip -n "$BARE" link set lo up
+	ip netns exec "$BARE" "$MMPROXY" -l 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/bare.log" 2>&1 3>&- &
+	wait_log '^start ' "$BATS_TEST_TMPDIR/bare.log"
+	wait_log "^warning: the backend \[::1\]:443's " "$BATS_TEST_TMPDIR/bare.log"
+	cat "$BATS_TEST_TMPDIR/bare.log"
+	grep -qx "warning: the backend 127.0.0.1:443's replies to client addresses are not delivered to mmproxy; run: ip rule add from 127.0.0.1/8 iif lo table 123; ip route add local 0.0.0.0/0 dev lo table 123" "$BATS_TEST_TMPDIR/bare.log"
+	grep -q "^warning: the backend \[::1\]:443's replies .* ip -6 route add local ::/0 dev lo table 123$" "$BATS_TEST_TMPDIR/bare.log"
+	[ "$(grep -c '^warning:' "$BATS_TEST_TMPDIR/bare.log")" -eq 2 ]
 }
