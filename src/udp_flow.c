@@ -213,7 +213,8 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 		return;
 	f->last_ms = now_ms();
 	do {
-		n = send(f->fd, d + hdr.len, len - hdr.len, MSG_DONTWAIT);
+		n = send(f->fd, d + hdr.len, len - hdr.len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
 	if (n != -1) {
 		f->up++;
@@ -323,7 +324,7 @@ down_send(struct peer *p, struct flow *f, int n)
 
 	while (sent < n) {
 		r = sendmmsg(p->down, p->msg + sent, (unsigned)(n - sent),
-		    MSG_DONTWAIT);
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && errno == ECONNREFUSED) {
