@@ -320,16 +320,18 @@ down_read(struct peer *p)
 static void
 down_send(struct peer *p, struct flow *f, int n)
 {
-	int sent = 0, r;
+	int sent = 0, refused = 0, r;
 
 	while (sent < n) {
 		r = sendmmsg(p->down, p->msg + sent, (unsigned)(n - sent),
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r == -1 && errno == ECONNREFUSED) {
+		/* An ICMP error about an earlier datagram is reported once, by
+		 * this call: try again, but not forever. */
+		if (r == -1 && errno == ECONNREFUSED && refused++ < n) {
 			flow_error(p, f, "downstream", errno);
-			continue;	/* the error is reported once */
+			continue;
 		}
 		if (r == -1) {
 			peer_drop(p, f->src_s, drop_str(DROP_SEND_FAILED), errno);
