@@ -87,7 +87,7 @@ int
 dial_upstream(const struct sockaddr_storage *target,
     const struct sockaddr_storage *src, uint32_t mark, int64_t deadline_ms)
 {
-	int fd, saved;
+	int fd;
 
 	fd = socket(target->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    IPPROTO_TCP);
@@ -108,10 +108,7 @@ dial_upstream(const struct sockaddr_storage *target,
 	}
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return close_fail(fd);
 }
 
 /*
@@ -152,7 +149,7 @@ int
 dial_udp(const struct sockaddr_storage *target,
     const struct sockaddr_storage *src, uint32_t mark, int *port_taken)
 {
-	int fd, saved;
+	int fd;
 
 	*port_taken = 0;
 	fd = socket(target->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -167,10 +164,7 @@ dial_udp(const struct sockaddr_storage *target,
 		goto fail;
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return close_fail(fd);
 }
 
 /*
@@ -182,7 +176,7 @@ fail:
 int
 dial_check_privilege(uint32_t mark, const char **what)
 {
-	int fd, saved;
+	int fd;
 
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1) {
 		*what = "socket";
@@ -197,8 +191,5 @@ dial_check_privilege(uint32_t mark, const char **what)
 	close(fd);
 	return 0;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return close_fail(fd);
 }

@@ -79,3 +79,17 @@ fd_set_nonblock(int fd)
 		return 0;
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
+
+/*
+ * Close fd on a failure path, keeping the errno that explains the
+ * failure.  Returns -1, for "return close_fail(fd);".
+ */
+int
+close_fail(int fd)
+{
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+	return -1;
+}

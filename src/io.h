@@ -10,5 +10,6 @@ int64_t	now_ms(void);
 int	ms_until(int64_t deadline_ms);
 int	timeout_min(int a, int b);
 int	fd_set_nonblock(int fd);
+int	close_fail(int fd);
 
 #endif

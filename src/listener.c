@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "io.h"
 #include "listener.h"
 #include "log.h"
 #include "udp_listener.h"
@@ -22,12 +23,8 @@ listener_open(const struct sockaddr_storage *sa, int udp)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
 	    bind(fd, (const struct sockaddr *)sa, addr_len(sa)) == -1 ||
-	    (udp ? udp_listener_prepare(fd) : listen(fd, SOMAXCONN)) == -1) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	    (udp ? udp_listener_prepare(fd) : listen(fd, SOMAXCONN)) == -1)
+		return close_fail(fd);
 	return fd;
 }
 

@@ -187,7 +187,7 @@ static int
 peer_socket(const struct sockaddr_storage *peer,
     const struct sockaddr_storage *local)
 {
-	int fd, saved;
+	int fd;
 
 	fd = socket(local->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    IPPROTO_UDP);
@@ -195,12 +195,8 @@ peer_socket(const struct sockaddr_storage *peer,
 		return -1;
 	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
 	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
-	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
+	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1)
+		return close_fail(fd);
 	return fd;
 }
 

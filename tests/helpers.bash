@@ -27,6 +27,21 @@ ns_setup() {
 	netns_create "$NS"
 }
 
+# lb_setup: a load balancer's namespace, $LB, with a client address
+# 198.51.100.20 on its loopback, joined to mmproxy's ($NS) by a veth pair:
+# the balancer is 192.0.2.1, mmproxy 192.0.2.2.
+lb_setup() {
+	LB=$NS-lb
+	ip netns add "$LB"
+	ip -n "$LB" link set lo up
+	ip -n "$NS" link add mm0 type veth peer name lb0 netns "$LB"
+	ip -n "$NS" addr add 192.0.2.2/24 dev mm0
+	ip -n "$LB" addr add 192.0.2.1/24 dev lb0
+	ip -n "$LB" addr add 198.51.100.20/32 dev lo
+	ip -n "$NS" link set mm0 up
+	ip -n "$LB" link set lb0 up
+}
+
 # A sanitizer report anywhere (a worker's lands in mmproxy's log) fails
 # the test, even if the client never noticed.
 assert_no_sanitizer_report() {

@@ -10,15 +10,7 @@ ROOT=$BATS_TEST_DIRNAME/..
 
 setup() {
 	ns_setup
-	LB=$NS-lb
-	ip netns add "$LB"
-	ip -n "$LB" link set lo up
-	ip -n "$NS" link add mm0 type veth peer name lb0 netns "$LB"
-	ip -n "$NS" addr add 192.0.2.2/24 dev mm0
-	ip -n "$LB" addr add 192.0.2.1/24 dev lb0
-	ip -n "$LB" addr add 198.51.100.20/32 dev lo
-	ip -n "$NS" link set mm0 up
-	ip -n "$LB" link set lb0 up
+	lb_setup
 	start_backends hello
 	printf '192.0.2.0/24\n' >"$BATS_TEST_TMPDIR/allowed"
 	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log

@@ -8,15 +8,7 @@ load helpers
 
 setup() {
 	ns_setup
-	LB=$NS-lb
-	ip netns add "$LB"
-	ip -n "$LB" link set lo up
-	ip -n "$NS" link add mm0 type veth peer name lb0 netns "$LB"
-	ip -n "$NS" addr add 192.0.2.2/24 dev mm0
-	ip -n "$LB" addr add 192.0.2.1/24 dev lb0
-	ip -n "$LB" addr add 198.51.100.20/32 dev lo
-	ip -n "$NS" link set mm0 up
-	ip -n "$LB" link set lb0 up
+	lb_setup
 }
 
 teardown() {
