@@ -96,7 +96,7 @@ $(BUILD)/bench/%: contrib/bench/%.c $(BUILD)/obj/addr.o src/addr.h
 bench: all bench-tools
 	@contrib/bench/run.sh $(abspath $(BUILD)) $(BENCH_FLAGS)
 
-$(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/obj/addr.o src/addr.h
+$(BUILD)/tests/%: tests/helpers/%.c tests/helpers/*.h $(BUILD)/obj/addr.o src/addr.h
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/obj/addr.o
 

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bytes.h"
 
 #define MAX_PIECES	64
 #define PIECE_MAX	70000
@@ -81,18 +82,6 @@ pause_ms(int ms)
 		;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static struct piece *
 new_piece(void)
 {
@@ -109,50 +98,20 @@ static void
 add_hex(const char *s)
 {
 	struct piece *p = new_piece();
-	int hi = -1;
+	const char *why = bytes_hex(s, p->b, PIECE_MAX, &p->n);
 
-	for (; *s; s++) {
-		int v;
-		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '|')
-			continue;
-		if ((v = hexval(*s)) == -1)
-			diex("bad hex digit");
-		if (hi == -1)
-			hi = v;
-		else {
-			if (p->n == PIECE_MAX)
-				diex("piece too long");
-			p->b[p->n++] = (unsigned char)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	if (hi != -1)
-		diex("odd number of hex digits");
+	if (why != NULL)
+		diex(why);
 }
 
 static void
 add_text(const char *s)
 {
 	struct piece *p = new_piece();
+	const char *why = bytes_text(s, p->b, PIECE_MAX, &p->n);
 
-	for (; *s; s++) {
-		int c = (unsigned char)*s;
-		if (c == '\\' && s[1]) {
-			s++;
-			if (*s == 'r')
-				c = '\r';
-			else if (*s == 'n')
-				c = '\n';
-			else if (*s == 'x' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-				c = hexval(s[1]) << 4 | hexval(s[2]);
-				s += 2;
-			} else
-				c = (unsigned char)*s;
-		}
-		if (p->n == PIECE_MAX)
-			diex("piece too long");
-		p->b[p->n++] = (unsigned char)c;
-	}
+	if (why != NULL)
+		diex(why);
 }
 
 static void

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "bytes.h"
 
 #define MAX_DGRAMS	64
 #define DGRAM_MAX	65536
@@ -60,73 +61,34 @@ diex(const char *what)
 	exit(1);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
+/* A new datagram from hex. */
 static void
 add_hex(const char *s)
 {
 	struct dgram *d;
-	int hi = -1;
+	const char *why;
 
 	if (ndgrams == MAX_DGRAMS)
 		diex("too many datagrams");
 	d = &dgrams[ndgrams++];
-	if ((d->b = malloc(strlen(s) / 2 + 1)) == NULL)
+	if ((d->b = malloc(DGRAM_MAX)) == NULL)
 		die("malloc");
-	for (; *s; s++) {
-		int v = hexval((unsigned char)*s);
-
-		if (v == -1) {
-			if (*s == ' ' || *s == '\t' || *s == '\n')
-				continue;
-			diex("bad hex");
-		}
-		if (hi == -1)
-			hi = v;
-		else {
-			d->b[d->n++] = (unsigned char)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	if (hi != -1)
-		diex("odd number of hex digits");
+	if ((why = bytes_hex(s, d->b, DGRAM_MAX, &d->n)) != NULL)
+		diex(why);
 }
 
+/* More bytes, as text, for the last datagram. */
 static void
 add_text(const char *s)
 {
-	struct dgram *d;
+	const char *why;
 
 	if (ndgrams == 0)
 		diex("--text needs a --hex before it");
-	d = &dgrams[ndgrams - 1];
-	if ((d->b = realloc(d->b, d->n + strlen(s) + 1)) == NULL)
-		die("realloc");
-	for (; *s; s++) {
-		if (*s == '\\' && s[1] == 'n') {
-			d->b[d->n++] = '\n';
-			s++;
-		} else if (*s == '\\' && s[1] == 'r') {
-			d->b[d->n++] = '\r';
-			s++;
-		} else if (*s == '\\' && s[1] == 'x' && hexval(s[2]) >= 0 &&
-		    hexval(s[3]) >= 0) {
-			d->b[d->n++] = (unsigned char)(hexval(s[2]) << 4 |
-			    hexval(s[3]));
-			s += 3;
-		} else
-			d->b[d->n++] = (unsigned char)*s;
-	}
+	why = bytes_text(s, dgrams[ndgrams - 1].b, DGRAM_MAX,
+	    &dgrams[ndgrams - 1].n);
+	if (why != NULL)
+		diex(why);
 }
 
 static void
