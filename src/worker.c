@@ -4,6 +4,8 @@
  * dial the backend from the client's address, relay.  Whatever one client
  * does can only end this process's current connection.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +29,7 @@
 #include "worker.h"
 
 #define WORKER_CTL_FD	3
+#define WORKER_FDS	16	/* stdio, channel, client, upstream, pipes... */
 #define HEADER_SMALL	256	/* any v1 header and most v2 ones */
 
 struct conn {
@@ -311,6 +314,38 @@ worker_close_fds(int ctl)
 	return close_range(WORKER_CTL_FD + 1, ~0U, 0);
 }
 
+/* Lower soft and hard limit to at most v (never raise either). */
+static int
+limit_to(int resource, rlim_t v)
+{
+	struct rlimit rl;
+
+	if (getrlimit(resource, &rl) == -1)
+		return -1;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < v)
+		v = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = v;
+	return setrlimit(resource, &rl);
+}
+
+/*
+ * What one worker may use, for good: no core dump (it would hold client
+ * data) and no dumping at all, no child process, and the fds it needs: a
+ * TCP worker's client, upstream and relay pipes; a UDP worker's peer
+ * socket and -max-flows upstream sockets.  (No RLIMIT_FSIZE: a log on
+ * stderr may be a file.)  Returns 0, or -1 with errno set.
+ */
+static int
+worker_limits(const struct options *opt)
+{
+	rlim_t nofile = WORKER_FDS + (opt->udp ? opt->max_flows : 0);
+
+	if (limit_to(RLIMIT_CORE, 0) == -1 || limit_to(RLIMIT_NPROC, 0) == -1 ||
+	    limit_to(RLIMIT_NOFILE, nofile) == -1)
+		return -1;
+	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 static void
 worker_signals(void)
 {
@@ -388,6 +423,8 @@ worker_main(int ctl, const struct options *opt)
 	worker_signals();
 	if (worker_close_fds(ctl) == -1)
 		fatal("worker: closing inherited fds");
+	if (worker_limits(opt) == -1)
+		fatal("worker: resource limits");
 	ctl = WORKER_CTL_FD;
 	if (cap > 0 && (payload = malloc(cap)) == NULL)
 		fatal("worker");

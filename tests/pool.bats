@@ -126,3 +126,15 @@ teardown() {
 	# Logged once for the episode, not every time it retried.
 	[ "$(grep -c '^spawn error=' "$MM_LOG")" -le 2 ]
 }
+
+@test "a worker may not dump core, fork, or open more fds than it needs" {
+	start_mmproxy
+	wait_log '^spawn worker='
+	w=$(sed -n 's/^spawn worker=\([0-9]*\) .*/\1/p' "$MM_LOG" | head -1)
+	wait_for "worker $w's limits" grep -qE '^Max open files +16 +16 ' "/proc/$w/limits"
+	grep -E '^Max core file size +0 +0 ' "/proc/$w/limits"
+	grep -E '^Max processes +0 +0 ' "/proc/$w/limits"
+	# The supervisor keeps its own limits.
+	! grep -qE '^Max processes +0 ' "/proc/$MM_PID/limits"
+	assert_still_serving
+}

@@ -314,3 +314,12 @@ teardown() {
 	wait_log '^dgram peer=198\.51\.100\.7:40000 len=5 data=valid$' "$BE4_LOG"
 	wait_log '^flow_close id=[0-9]+ .* up=1 down=0 reason=idle$'
 }
+
+@test "a UDP worker's fd limit leaves room for -max-flows upstream sockets, no more" {
+	start_udp_backends hello
+	start_udp_mmproxy -max-flows 8
+	run udp --hex "$UDP4" --text 'x'
+	[ "$output" = "hello 198.51.100.7:40000 x" ]
+	w=$(sed -n 's/^accept id=1 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
+	grep -E '^Max open files +24 +24 ' "/proc/$w/limits"
+}
