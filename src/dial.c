@@ -23,17 +23,11 @@
 #define DIAL_SYNCNT	2
 
 static int
-set_int(int fd, int level, int opt, int val)
-{
-	return setsockopt(fd, level, opt, &val, sizeof(val));
-}
-
-static int
 set_transparent(int fd, const struct sockaddr_storage *src)
 {
 	int v6 = src->ss_family == AF_INET6;
 
-	return set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
+	return sockopt_set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
 	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1);
 }
 
@@ -43,11 +37,11 @@ bind_transparent(int fd, const struct sockaddr_storage *src)
 {
 	if (set_transparent(fd, src) == -1)
 		return -1;
-	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
+	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
 		return -1;
 	/* Port 0: let connect() pick the port, as go-mmproxy does. */
 	if (addr_port(src) == 0 &&
-	    set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1)
+	    sockopt_set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1)
 		return -1;
 	return bind(fd, (const struct sockaddr *)src, addr_len(src));
 }
@@ -95,10 +89,10 @@ dial_upstream(const struct sockaddr_storage *target,
 		return -1;
 	if (src != NULL && bind_transparent(fd, src) == -1)
 		goto fail;
-	if (mark != 0 && set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
 		goto fail;
-	if (set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
-	    set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
+	if (sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
 		goto fail;
 	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1) {
 		if (errno != EINPROGRESS && errno != EINTR)
@@ -158,7 +152,7 @@ dial_udp(const struct sockaddr_storage *target,
 		return -1;
 	if (src != NULL && bind_transparent_udp(fd, src, port_taken) == -1)
 		goto fail;
-	if (mark != 0 && set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
 		goto fail;
 	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1)
 		goto fail;
@@ -183,10 +177,10 @@ dial_check_privilege(uint32_t mark, const char **what)
 		return -1;
 	}
 	*what = "IP_TRANSPARENT";
-	if (set_int(fd, SOL_IP, IP_TRANSPARENT, 1) == -1)
+	if (sockopt_set_int(fd, SOL_IP, IP_TRANSPARENT, 1) == -1)
 		goto fail;
 	*what = "SO_MARK";
-	if (mark != 0 && set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
 		goto fail;
 	close(fd);
 	return 0;

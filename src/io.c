@@ -1,3 +1,4 @@
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
@@ -92,4 +93,11 @@ close_fail(int fd)
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+/* setsockopt(2) of one int.  Returns 0, or -1 with errno set. */
+int
+sockopt_set_int(int fd, int level, int opt, int val)
+{
+	return setsockopt(fd, level, opt, &val, sizeof(val));
 }

@@ -1,4 +1,4 @@
-/* Short reads and writes and EINTR, handled once. */
+/* Short writes and EINTR handled once; clocks, poll timeouts and small fd helpers. */
 #ifndef MMPROXY_IO_H
 #define MMPROXY_IO_H
 
@@ -11,5 +11,6 @@ int	ms_until(int64_t deadline_ms);
 int	timeout_min(int a, int b);
 int	fd_set_nonblock(int fd);
 int	close_fail(int fd);
+int	sockopt_set_int(int fd, int level, int opt, int val);
 
 #endif

@@ -559,7 +559,7 @@ static int
 poll_build(struct supervisor *s)
 {
 	int accepting = (s->udp != NULL || pool_idle(s) > 0) &&
-	    ms_until(s->backoff_until_ms) == 0;
+	    ms_until(s->backoff_until_ms) == 0, timeout;
 	unsigned i, L = s->nlisteners;
 	size_t k;
 
@@ -580,13 +580,12 @@ poll_build(struct supervisor *s)
 	/* Backing off (accept or spawn failed): wake up to try again. */
 	if (ms_until(s->backoff_until_ms) > 0)
 		return ms_until(s->backoff_until_ms);
-	/* Surplus idle workers: wake up to retire them. */
-	if (pool_idle(s) > 2 * (size_t)s->opt->workers)
-		return timeout_min(ms_until(s->trim_at_ms), timeout_min(
-		    log_limit_due_ms(&s->drop_limit),
-		    s->udp != NULL ? udp_side_timeout(s->udp) : -1));
-	return timeout_min(log_limit_due_ms(&s->drop_limit),
+	/* A log summary or a UDP SYNC due; surplus idle workers to retire. */
+	timeout = timeout_min(log_limit_due_ms(&s->drop_limit),
 	    s->udp != NULL ? udp_side_timeout(s->udp) : -1);
+	if (pool_idle(s) > 2 * (size_t)s->opt->workers)
+		timeout = timeout_min(timeout, ms_until(s->trim_at_ms));
+	return timeout;
 }
 
 /*

@@ -356,6 +356,9 @@ up_read(struct peer *p, struct flow *f)
 			return;
 		f->last_ms = now_ms();
 		for (k = 0; k < n; k++) {
+			/* Down the connected socket, not back to the sender. */
+			p->msg[k].msg_hdr.msg_name = NULL;
+			p->msg[k].msg_hdr.msg_namelen = 0;
 			/* Cut replies are dropped, never sent on short. */
 			if (p->msg[k].msg_hdr.msg_flags & MSG_TRUNC) {
 				peer_drop(p, f->src_s, drop_str(DROP_OVERSIZE), 0);
@@ -363,11 +366,6 @@ up_read(struct peer *p, struct flow *f)
 				continue;
 			}
 			p->iov[k].iov_len = p->msg[k].msg_len;
-		}
-		/* Down the connected socket, not back to where they came from. */
-		for (k = 0; k < n; k++) {
-			p->msg[k].msg_hdr.msg_name = NULL;
-			p->msg[k].msg_hdr.msg_namelen = 0;
 		}
 		f->down += (unsigned long long)n;
 		down_send(p, f, n);
@@ -459,11 +457,10 @@ peer_init(struct peer *p, const struct options *opt, int ctl,
 	return p->flows == NULL || p->pfd == NULL || p->buf == NULL ? -1 : 0;
 }
 
+/* The peer's last flow has closed: so does the peer. */
 static void
 peer_end(struct peer *p)
 {
-	while (p->nflows > 0)
-		flow_close(p, p->nflows - 1, "worker_end");
 	log_line(LOG_STATES, "peer_close id=%u peer=%s", p->id, p->peer_s);
 	log_limit_flush(&p->lim_drop);
 	log_limit_flush(&p->lim_err);

@@ -73,12 +73,6 @@ struct udp_side {
 	struct log_limit	 lim_refused, lim_full, lim_failed;
 };
 
-static int
-set_int(int fd, int level, int opt, int val)
-{
-	return setsockopt(fd, level, opt, &val, sizeof(val));
-}
-
 /*
  * Make a bound UDP socket (ours, or one systemd passed) usable as a
  * listener: report each datagram's local address, and let the per-peer
@@ -92,17 +86,17 @@ udp_listener_prepare(int fd)
 
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
 		return -1;
-	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
+	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
 		return -1;
 	if (sa.ss_family == AF_INET6) {
-		if (set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) == -1)
+		if (sockopt_set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) == -1)
 			return -1;
 		/* IPv4 datagrams on a dual-stack socket say it this way;
 		 * a v6-only socket may refuse, and needs no such line. */
-		(void)set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+		(void)sockopt_set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
 		return 0;
 	}
-	return set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+	return sockopt_set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
 }
 
 static size_t
@@ -193,7 +187,7 @@ peer_socket(const struct sockaddr_storage *peer,
 	    IPPROTO_UDP);
 	if (fd == -1)
 		return -1;
-	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
+	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
 	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
 	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1)
 		return close_fail(fd);
