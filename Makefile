@@ -21,7 +21,7 @@ endif
 ifeq ($(SANITIZE),1)
 BUILD	?= build-san
 MMCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
-	-fno-omit-frame-pointer
+	-fno-omit-frame-pointer -DMMPROXY_SANITIZE
 else
 BUILD	?= build
 endif
@@ -38,9 +38,12 @@ SRCS = \
 	src/log.c \
 	src/main.c \
 	src/notify.c \
+	src/privilege.c \
 	src/proxy_protocol.c \
 	src/relay.c \
 	src/routecheck.c \
+	src/sandbox.c \
+	src/spawn.c \
 	src/subnet.c \
 	src/supervisor.c \
 	src/udp_flow.c \
@@ -60,7 +63,8 @@ HELPERS = \
 	$(BUILD)/tests/syslog_sink \
 	$(BUILD)/tests/test_proxy_protocol \
 	$(BUILD)/tests/test_subnet \
-	$(BUILD)/tests/udp_client
+	$(BUILD)/tests/udp_client \
+	$(BUILD)/tests/mmproxy-trigger
 
 OBJS = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 PARSER_OBJS = $(PARSER_SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -99,6 +103,18 @@ bench: all bench-tools
 $(BUILD)/tests/%: tests/helpers/%.c tests/helpers/*.h $(BUILD)/obj/addr.o src/addr.h
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/obj/addr.o
+
+# The test-only build whose worker makes a forbidden syscall on a trigger
+# (tests/security.bats); the trigger is compiled into this binary only.
+TRIGGER_OBJS = $(filter-out $(BUILD)/obj/worker.o,$(OBJS)) $(BUILD)/obj/worker-trigger.o
+
+$(BUILD)/obj/worker-trigger.o: src/worker.c src/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -DMMPROXY_TEST_TRIGGER -c -o $@ $<
+
+$(BUILD)/tests/mmproxy-trigger: $(TRIGGER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(TRIGGER_OBJS)
 
 $(BUILD)/tests/test_proxy_protocol: tests/unit/test_proxy_protocol.c $(PARSER_OBJS)
 	@mkdir -p $(dir $@)

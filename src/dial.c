@@ -1,8 +1,9 @@
 /*
- * The upstream socket, TCP or UDP.  Bound with IP_TRANSPARENT to the client's own
- * address and port, the backend sees the real client; replies come back
- * to us through the "ip rule ... lookup 123 / local 0.0.0.0/0" routes the
- * README describes.
+ * The upstream socket, TCP or UDP.  Bound with IP_TRANSPARENT to the
+ * client's own address and port, the backend sees the real client; replies
+ * come back to us through the "ip rule ... lookup 123 / local 0.0.0.0/0"
+ * routes the README describes.  The supervisor prepares the socket; the
+ * worker, holding no capability, binds and connects it.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -22,28 +23,42 @@
 /* Three SYNs (1 + 2 + 4 s): an unreachable backend fails in seconds. */
 #define DIAL_SYNCNT	2
 
-static int
-set_transparent(int fd, const struct sockaddr_storage *src)
+/*
+ * The part of an upstream socket that needs CAP_NET_ADMIN, done by the
+ * supervisor (or, in -inetd mode, before the sandbox): the kernel checks
+ * the capability when IP_TRANSPARENT and SO_MARK are set, not at bind()
+ * or connect(), so a worker holding no capability can still bind the
+ * socket to the client's address.  The other options are set here too:
+ * a worker's filter then allows it no option but SO_LINGER.
+ * type: SOCK_STREAM or SOCK_DGRAM.  mark != 0 sets SO_MARK.
+ * Returns a non-blocking socket, or -1 with errno set.
+ */
+int
+dial_prepare(int family, int type, uint32_t mark)
 {
-	int v6 = src->ss_family == AF_INET6;
+	int v6 = family == AF_INET6, fd;
 
-	return sockopt_set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
-	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1);
-}
-
-/* Bind fd to src transparently.  Returns 0, or -1 with errno set. */
-static int
-bind_transparent(int fd, const struct sockaddr_storage *src)
-{
-	if (set_transparent(fd, src) == -1)
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
 		return -1;
-	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
-		return -1;
-	/* Port 0: let connect() pick the port, as go-mmproxy does. */
-	if (addr_port(src) == 0 &&
-	    sockopt_set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1)
-		return -1;
-	return bind(fd, (const struct sockaddr *)src, addr_len(src));
+	if (sockopt_set_int(fd, v6 ? SOL_IPV6 : SOL_IP,
+	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1) == -1)
+		goto fail;
+	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+		goto fail;
+	if (type != SOCK_STREAM)
+		return fd;
+	/* SO_REUSEADDR: a client's address and port may still be in
+	 * TIME_WAIT from its last connection.  IP_BIND_ADDRESS_NO_PORT: a
+	 * source of port 0 leaves the choice to connect(), as go-mmproxy. */
+	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
+	    sockopt_set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
+		goto fail;
+	return fd;
+fail:
+	return close_fail(fd);
 }
 
 static int
@@ -72,93 +87,69 @@ wait_connected(int fd, int64_t deadline_ms)
 }
 
 /*
- * Connect to target, from src with IP_TRANSPARENT, or from our own address
- * when src is NULL (LOCAL, UNKNOWN: the real endpoints).  mark != 0 sets
- * SO_MARK.  Gives up at deadline_ms (monotonic).
- * Returns a connected non-blocking socket, or -1 with errno set.
- */
-int
-dial_upstream(const struct sockaddr_storage *target,
-    const struct sockaddr_storage *src, uint32_t mark, int64_t deadline_ms)
-{
-	int fd;
-
-	fd = socket(target->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_TCP);
-	if (fd == -1)
-		return -1;
-	if (src != NULL && bind_transparent(fd, src) == -1)
-		goto fail;
-	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
-		goto fail;
-	if (sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
-	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
-		goto fail;
-	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1) {
-		if (errno != EINPROGRESS && errno != EINTR)
-			goto fail;
-		if (wait_connected(fd, deadline_ms) == -1)
-			goto fail;
-	}
-	return fd;
-fail:
-	return close_fail(fd);
-}
-
-/*
- * Bind a UDP socket to src transparently.  No SO_REUSEADDR: two sockets
- * bound and connected to the same 4-tuple would share the backend's
- * replies, so when another flow (through another balancer) already holds
- * the client's address and port, this one takes an ephemeral port on the
- * client's address instead and *port_taken says so.
+ * Bind fd (from dial_prepare) to src, or to src's address and a port of
+ * the kernel's choosing when src's port cannot be had: taken by another
+ * flow (UDP: two sockets bound and connected to the same 4-tuple would
+ * share the backend's replies), or below the unprivileged port range
+ * (binding it needs CAP_NET_BIND_SERVICE, which a worker does not hold).
+ * *port_lost says why (NULL when it kept the port).
  * Returns 0, or -1 with errno set.
  */
 static int
-bind_transparent_udp(int fd, const struct sockaddr_storage *src,
-    int *port_taken)
+bind_source(int fd, const struct sockaddr_storage *src, const char **port_lost)
 {
 	struct sockaddr_storage any_port = *src;
 
-	*port_taken = 0;
-	if (set_transparent(fd, src) == -1)
-		return -1;
+	*port_lost = NULL;
 	if (bind(fd, (const struct sockaddr *)src, addr_len(src)) == 0)
 		return 0;
-	if (errno != EADDRINUSE || addr_port(src) == 0)
+	if ((errno != EADDRINUSE && errno != EACCES) || addr_port(src) == 0)
 		return -1;
-	*port_taken = 1;
+	*port_lost = errno == EACCES ? "privileged_port" : "port_in_use";
 	addr_set_port(&any_port, 0);
 	return bind(fd, (const struct sockaddr *)&any_port, addr_len(&any_port));
 }
 
 /*
- * A UDP socket connected to target, from src with IP_TRANSPARENT, or from
- * our own address when src is NULL (LOCAL: the real endpoints).  mark != 0
- * sets SO_MARK.  Connecting sends nothing; it fixes the flow's 4-tuple, so
- * the kernel gives us only the backend's replies.  *port_taken: set when
- * src's port was in use and an ephemeral one was taken.
- * Returns a connected non-blocking socket, or -1 with errno set.
+ * Connect the prepared TCP socket fd (from dial_prepare) to target, from
+ * src, or from our own address when src is NULL (LOCAL, UNKNOWN: the real
+ * endpoints).  Gives up at deadline_ms (monotonic).  *port_lost: see
+ * bind_source().  fd is the caller's to close either way.
+ * Returns 0, or -1 with errno set.
  */
 int
-dial_udp(const struct sockaddr_storage *target,
-    const struct sockaddr_storage *src, uint32_t mark, int *port_taken)
+dial_upstream(int fd, const struct sockaddr_storage *target,
+    const struct sockaddr_storage *src, int64_t deadline_ms,
+    const char **port_lost)
 {
-	int fd;
-
-	*port_taken = 0;
-	fd = socket(target->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_UDP);
-	if (fd == -1)
+	*port_lost = NULL;
+	if (src != NULL && bind_source(fd, src, port_lost) == -1)
 		return -1;
-	if (src != NULL && bind_transparent_udp(fd, src, port_taken) == -1)
-		goto fail;
-	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
-		goto fail;
-	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1)
-		goto fail;
-	return fd;
-fail:
-	return close_fail(fd);
+	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1) {
+		if (errno != EINPROGRESS && errno != EINTR)
+			return -1;
+		if (wait_connected(fd, deadline_ms) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connect the prepared UDP socket fd (from dial_prepare) to target, from
+ * src, or from our own address when src is NULL (LOCAL).  Connecting
+ * sends nothing; it fixes the flow's 4-tuple, so the kernel gives us only
+ * the backend's replies.  *port_lost: see bind_source().  fd is the
+ * caller's to close either way.
+ * Returns 0, or -1 with errno set.
+ */
+int
+dial_udp(int fd, const struct sockaddr_storage *target,
+    const struct sockaddr_storage *src, const char **port_lost)
+{
+	*port_lost = NULL;
+	if (src != NULL && bind_source(fd, src, port_lost) == -1)
+		return -1;
+	return connect(fd, (const struct sockaddr *)target, addr_len(target));
 }
 
 /*

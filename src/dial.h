@@ -1,15 +1,25 @@
-/* Opening the upstream connection, transparently from the client's address. */
+/*
+ * Upstream sockets: prepared with the privileged options (dial_prepare),
+ * then bound to the client's address and connected by a worker that holds
+ * no capability.
+ */
 #ifndef MMPROXY_DIAL_H
 #define MMPROXY_DIAL_H
 
 #include <sys/socket.h>
 #include <stdint.h>
 
-int	dial_upstream(const struct sockaddr_storage *target,
-	    const struct sockaddr_storage *src, uint32_t mark,
-	    int64_t deadline_ms);
+/* The families of prepared sockets, as bits (struct handoff's pad). */
+#define UPSTREAM_V4	1
+#define UPSTREAM_V6	2
+#define UPSTREAM_BIT(family)	((family) == AF_INET6 ? UPSTREAM_V6 : UPSTREAM_V4)
+
+int	dial_prepare(int family, int type, uint32_t mark);
+int	dial_upstream(int fd, const struct sockaddr_storage *target,
+	    const struct sockaddr_storage *src, int64_t deadline_ms,
+	    const char **port_lost);
+int	dial_udp(int fd, const struct sockaddr_storage *target,
+	    const struct sockaddr_storage *src, const char **port_lost);
 int	dial_check_privilege(uint32_t mark, const char **what);
-int	dial_udp(const struct sockaddr_storage *target,
-	    const struct sockaddr_storage *src, uint32_t mark, int *port_taken);
 
 #endif

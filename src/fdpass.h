@@ -27,13 +27,25 @@ enum handoff_kind {
 	/* No fd, no payload: every queued datagram of the peer has been sent;
 	 * the worker may now read its own socket without reordering. */
 	HANDOFF_UDP_SYNC = 4,
+	/* Worker to supervisor, no fd: a UDP worker needs an upstream socket
+	 * for a new flow; pad: the family's UPSTREAM_ bit, conn_id: a
+	 * sequence number. */
+	HANDOFF_SOCKET_REQ = 5,
+	/* The answer, on the worker's socket channel: fds[0] the prepared
+	 * socket (no fd: it could not be made); conn_id: the request's. */
+	HANDOFF_SOCKET = 6,
+	/* The first message to an exec'd worker: payload, its options. */
+	HANDOFF_CONFIG = 7,
 };
 
 struct handoff {
 	uint8_t		tag;
 	uint8_t		kind;
 	uint8_t		nfds;
-	uint8_t		pad;
+	/* HANDOFF_TCP: the UPSTREAM_ bits of the prepared upstream sockets
+	 * that follow the client in fds, IPv4 first.  HANDOFF_SOCKET_REQ:
+	 * the family wanted. */
+	uint8_t		upstream;
 	uint32_t	conn_id;
 	int64_t		accepted_ms;	/* monotonic; deadlines count from here */
 	uint32_t	payload_len;

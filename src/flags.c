@@ -80,6 +80,40 @@ set_inetd(struct options *o, const struct flag *f, const char *val)
 	o->inetd = 1;
 }
 
+/* Go's strconv.ParseBool, as -flag=value of a boolean flag takes. */
+static void
+set_seccomp(struct options *o, const struct flag *f, const char *val)
+{
+	static const char *yes[] = { "1", "t", "T", "true", "TRUE", "True" };
+	static const char *no[] = { "0", "f", "F", "false", "FALSE", "False" };
+	size_t i;
+
+	if (val == NULL) {
+		o->seccomp = 1;
+		return;
+	}
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(val, yes[i]) == 0) {
+			o->seccomp = 1;
+			return;
+		}
+		if (strcmp(val, no[i]) == 0) {
+			o->seccomp = 0;
+			return;
+		}
+	}
+	usage_error("-%s: invalid value \"%s\": want true or false", f->name,
+	    val);
+}
+
+static void
+set_user(struct options *o, const struct flag *f, const char *val)
+{
+	if (val[0] == '\0')
+		usage_error("-%s: empty user name", f->name);
+	o->user = val;
+}
+
 static void
 set_target4(struct options *o, const struct flag *f, const char *val)
 {
@@ -185,6 +219,12 @@ static const struct flag flags[] = {
 	  "Write a newline to this fd once serving, for s6 (default: none)" },
 	{ "relay", "copy|splice", set_relay, 0, 0, 0, 0, 1,
 	  "How bytes are relayed (default \"copy\": faster to a local backend)" },
+	{ "seccomp", NULL, set_seccomp, 0, 0, 0, 0, 1,
+	  "Workers run under their syscall filter (default true; =false to "
+	  "debug)" },
+	{ "user", "name", set_user, 0, 0, 0, 0, 1,
+	  "After binding, run as this user with only CAP_NET_ADMIN (default: "
+	  "stay)" },
 	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
 	  "Print the version and exit" },
 	{ "workers", "n", NUMBER(workers, 1, WORKERS_MAX, 10), 1,
@@ -203,7 +243,9 @@ flags_usage(void)
 	    "[-mark n]\n"
 	    "               [-inetd] [-max-conns n] [-max-flows n] "
 	    "[-p tcp | udp]\n"
-	    "               [-relay copy | splice] [-v level] [-workers n]\n\n");
+	    "               [-relay copy | splice] [-seccomp[=false]] "
+	    "[-user name]\n"
+	    "               [-v level] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)
@@ -232,6 +274,7 @@ defaults(struct options *o)
 	o->max_conns = 1024;
 	o->max_flows = 256;
 	o->drain_timeout = 30;
+	o->seccomp = 1;
 }
 
 static const struct flag *
@@ -271,9 +314,10 @@ flags_parse(int argc, char **argv, struct options *opt)
 		if ((f = flag_find(name, len)) == NULL)
 			usage_error("unknown flag \"-%.*s\"", (int)len, name);
 		if (f->arg == NULL) {
-			if (eq != NULL)
+			/* A boolean flag takes "=true" or "=false", as Go's. */
+			if (eq != NULL && f->set != set_seccomp)
 				usage_error("-%s takes no value", f->name);
-			val = NULL;
+			val = eq != NULL ? eq + 1 : NULL;
 		} else if (eq != NULL)
 			val = eq + 1;
 		else if (i + 1 < argc)

@@ -16,7 +16,9 @@
 #include "log.h"
 #include "notify.h"
 #include "options.h"
+#include "privilege.h"
 #include "routecheck.h"
+#include "spawn.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -100,12 +102,17 @@ main(int argc, char **argv)
 {
 	static struct options opt;
 	static struct launch launch;
+	static struct spawn_image img;
+	static struct run_as ra;
 
 	stdio_ensure_open();
 	log_open();
+	if (spawn_is_worker(argc, argv))
+		spawn_worker_boot();
 	flags_parse(argc, argv, &opt);
 	log_init((int)opt.verbose);
 	allowed_subnets_load(&opt);
+	privilege_resolve(opt.user, &ra);
 	notify_init(opt.notify_fd != 0 ? (int)opt.notify_fd : -1);
 	/* A write to a vanished peer must be an EPIPE, not a death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -114,16 +121,19 @@ main(int argc, char **argv)
 	switch (launch.mode) {
 	case LAUNCH_SYSTEMD_ACCEPT:
 	case LAUNCH_INETD:
-		return worker_serve_one(&opt, launch.conn,
+		return worker_serve_one(&opt, &ra, launch.conn,
 		    activation_mode_str(launch.mode));
 	case LAUNCH_SYSTEMD_LISTEN:
+		spawn_open_self(&img, argv[0]);
 		break;
 	case LAUNCH_STANDALONE:
+		spawn_open_self(&img, argv[0]);
 		listeners_open(&opt, launch.fds);
 		launch.nfds = opt.listeners;
 		break;
 	}
 	log_start(&opt, &launch);
 	routecheck_warn(&opt.target4, &opt.target6);
-	supervisor_run(&opt, launch.fds, launch.nfds);
+	privilege_drop(&ra, opt.udp);
+	supervisor_run(&opt, &img, launch.fds, launch.nfds);
 }

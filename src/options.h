@@ -31,6 +31,8 @@ struct options {
 	int			 relay_splice;	/* -relay splice */
 	unsigned		 drain_timeout;	/* seconds, after SIGTERM */
 	unsigned		 notify_fd;	/* -notify-fd; 0: none */
+	int			 seccomp;	/* -seccomp, on by default */
+	const char		*user;		/* -user; NULL: stay who we are */
 };
 
 void	flags_parse(int argc, char **argv, struct options *opt);

@@ -9,6 +9,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,12 +20,14 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dial.h"
 #include "drop.h"
 #include "fdpass.h"
 #include "io.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
+#include "spawn.h"
 #include "supervisor.h"
 #include "udp_listener.h"
 #include "worker.h"
@@ -38,12 +42,16 @@ enum worker_state { W_IDLE, W_BUSY, W_GONE };
 struct worker_slot {
 	pid_t			pid;
 	int			ctl;	/* -1 once closed */
+	int			sockch;	/* UDP: prepared sockets go here */
 	enum worker_state	state;
 	uint32_t		conn_id;
+	uint8_t			want;	/* TCP: UPSTREAM_ bits its stock lacks */
+	int			stock[2];	/* TCP: made for its next job */
 };
 
 struct supervisor {
 	const struct options	*opt;
+	const struct spawn_image *img;
 	const int		*listeners;
 	unsigned		 nlisteners;
 	int			 sigfd;
@@ -99,30 +107,39 @@ log_spawn_error(struct supervisor *s)
 	s->spawn_failing = 1;
 }
 
-/* Fork one idle worker.  Returns 0, or -1 (logged once per episode). */
+static void
+close_pair(int sv[2])
+{
+	if (sv[0] != -1)
+		close(sv[0]);
+	if (sv[1] != -1)
+		close(sv[1]);
+}
+
+/*
+ * Start one idle worker (spawn.c: a fresh image).  Its channel, and for
+ * UDP its socket channel, are made here.
+ * Returns 0, or -1 (logged once per episode).
+ */
 static int
 pool_spawn(struct supervisor *s)
 {
-	int sv[2];
+	int sv[2] = { -1, -1 }, sk[2] = { -1, -1 };
 	pid_t pid;
 
-	if (s->nw == s->capw && pool_grow(s) == -1) {
+	if ((s->nw == s->capw && pool_grow(s) == -1) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (s->udp != NULL && socketpair(AF_UNIX, SOCK_SEQPACKET |
+	    SOCK_CLOEXEC, 0, sk) == -1) ||
+	    (pid = spawn_worker(s->img, s->opt, sv[0], sv[1], sk[1])) == -1) {
 		log_spawn_error(s);
+		close_pair(sv);
+		close_pair(sk);
 		return -1;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_spawn_error(s);
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		log_spawn_error(s);
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0)
-		worker_main(sv[1], s->opt);
 	close(sv[1]);
+	if (sk[1] != -1)
+		close(sk[1]);
 	/* Room for the datagrams queued on a listener at a hand-off; without
 	 * CAP_NET_ADMIN the default room stays, and a surplus is dropped. */
 	if (s->udp != NULL)
@@ -130,8 +147,11 @@ pool_spawn(struct supervisor *s)
 		    &(int){ UDP_CHANNEL_SNDBUF }, sizeof(int));
 	s->w[s->nw].pid = pid;
 	s->w[s->nw].ctl = sv[0];
+	s->w[s->nw].sockch = sk[0];
 	s->w[s->nw].state = W_IDLE;
 	s->w[s->nw].conn_id = 0;
+	s->w[s->nw].want = s->udp != NULL ? 0 : UPSTREAM_V4 | UPSTREAM_V6;
+	s->w[s->nw].stock[0] = s->w[s->nw].stock[1] = -1;
 	s->nw++;
 	s->spawn_failing = 0;
 	log_line(LOG_STATES, "spawn worker=%d workers=%zu", (int)pid, s->nw);
@@ -141,9 +161,19 @@ pool_spawn(struct supervisor *s)
 static void
 worker_retire(struct worker_slot *w)
 {
+	size_t i;
+
 	if (w->ctl != -1)
 		close(w->ctl);
+	if (w->sockch != -1)
+		close(w->sockch);
 	w->ctl = -1;
+	w->sockch = -1;
+	for (i = 0; i < 2; i++) {
+		if (w->stock[i] != -1)
+			close(w->stock[i]);
+		w->stock[i] = -1;
+	}
 	w->state = W_GONE;
 }
 
@@ -228,6 +258,91 @@ pool_reap(struct supervisor *s)
 	}
 }
 
+/* A prepared socket could not be made: logged, rate-limited. */
+static void
+log_prepare_error(struct supervisor *s, int family)
+{
+	if (log_limit_allow(&s->drop_limit))
+		log_line(LOG_ERRORS, "prepare family=%s error=\"%s\"",
+		    family == AF_INET6 ? "ipv6" : "ipv4", strerror(errno));
+}
+
+/*
+ * A UDP worker asks for an upstream socket (req: the family's bit, a
+ * sequence number): it gets one on its socket channel, or an answer with
+ * no fd, so that it never waits for nothing.
+ */
+static void
+socket_answer(struct supervisor *s, struct worker_slot *w,
+    const struct handoff *req)
+{
+	int family = req->upstream == UPSTREAM_V6 ? AF_INET6 : AF_INET;
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_SOCKET,
+	    .conn_id = req->conn_id, .upstream = req->upstream };
+	int fd = dial_prepare(family, SOCK_DGRAM, s->opt->mark);
+
+	if (fd == -1)
+		log_prepare_error(s, family);
+	h.nfds = fd != -1;
+	if (w->sockch != -1)
+		(void)fdpass_send(w->sockch, &h, &fd, NULL);
+	if (fd != -1)
+		close(fd);
+}
+
+/*
+ * Make the prepared upstream sockets worker w's stock lacks (its want
+ * bits), to go with its next job.  Returns 0 when it has them all, or -1
+ * (logged, rate-limited) when one could not be made.
+ */
+static int
+stock_prepare(struct supervisor *s, struct worker_slot *w)
+{
+	static const int family[2] = { AF_INET, AF_INET6 };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (!(w->want & UPSTREAM_BIT(family[i])) || w->stock[i] != -1)
+			continue;
+		w->stock[i] = dial_prepare(family[i], SOCK_STREAM, s->opt->mark);
+		if (w->stock[i] == -1) {
+			log_prepare_error(s, family[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A TCP job's fds: the client, then the prepared upstream sockets made
+ * for w (IPv4 first); h->nfds and h->upstream say which came.  A family
+ * that could not be made is asked for again with the next idle byte.
+ */
+static void
+tcp_job_prepare(struct supervisor *s, struct worker_slot *w,
+    struct handoff *h, int *fds)
+{
+	size_t i;
+
+	(void)stock_prepare(s, w);
+	h->upstream = 0;
+	for (i = 0; i < 2; i++) {
+		if (w->stock[i] == -1)
+			continue;
+		fds[h->nfds++] = w->stock[i];
+		h->upstream |= (uint8_t)(i == 0 ? UPSTREAM_V4 : UPSTREAM_V6);
+	}
+}
+
+static void
+close_prepared(const struct handoff *h, const int *fds)
+{
+	size_t i;
+
+	for (i = 1; i < h->nfds; i++)
+		close(fds[i]);
+}
+
 /*
  * One message from worker k.  A byte: it is idle again (a UDP worker: its
  * peer has ended).  A UDP datagram it could not serve: dispatched again.
@@ -251,6 +366,7 @@ worker_ctl_read(struct supervisor *s, size_t k)
 		return -1;
 	if (n == 1) {
 		s->w[k].state = W_IDLE;
+		s->w[k].want = b & (UPSTREAM_V4 | UPSTREAM_V6);
 		if (s->udp != NULL)
 			udp_worker_done(s->udp, s->w[k].pid);
 		return s->udp != NULL;
@@ -258,6 +374,11 @@ worker_ctl_read(struct supervisor *s, size_t k)
 	if ((size_t)n < sizeof(h))
 		return 1;
 	memcpy(&h, p, sizeof(h));
+	if (h.tag == HANDOFF_TAG && h.kind == HANDOFF_SOCKET_REQ &&
+	    (size_t)n == sizeof(h)) {
+		socket_answer(s, &s->w[k], &h);
+		return 1;
+	}
 	/* Draining, a datagram of an ended peer finds no new worker. */
 	if (s->udp != NULL && !s->stopping && h.tag == HANDOFF_TAG &&
 	    h.kind == HANDOFF_UDP_DATA && h.nfds == 0 &&
@@ -294,6 +415,8 @@ pid_t
 pool_handoff(struct supervisor *s, const struct handoff *h, const int *fds,
     const void *payload, const char *peer_s, const char *extra)
 {
+	int jobfds[HANDOFF_MAX_FDS];
+	struct handoff job;
 	size_t i;
 
 	for (i = 0; i < s->nw || (s->nw < s->opt->max_conns &&
@@ -307,13 +430,20 @@ pool_handoff(struct supervisor *s, const struct handoff *h, const int *fds,
 		/* Logged first, so the worker's lines for this id come after. */
 		log_line(LOG_STATES, "accept id=%u peer=%s%s worker=%d",
 		    h->conn_id, peer_s, extra, (int)s->w[i].pid);
-		if (fdpass_send(s->w[i].ctl, h, fds, payload) == -1) {
+		job = *h;
+		memcpy(jobfds, fds, h->nfds * sizeof(int));
+		if (job.kind == HANDOFF_TCP)
+			tcp_job_prepare(s, &s->w[i], &job, jobfds);
+		if (fdpass_send(s->w[i].ctl, &job, jobfds, payload) == -1) {
 			log_line(LOG_ERRORS, "handoff id=%u worker=%d error=\"%s\"",
 			    h->conn_id, (int)s->w[i].pid, strerror(errno));
 			kill(s->w[i].pid, SIGKILL);
 			worker_retire(&s->w[i]);
 			continue;
 		}
+		close_prepared(&job, jobfds);
+		s->w[i].stock[0] = s->w[i].stock[1] = -1;
+		s->w[i].want &= (uint8_t)~job.upstream;
 		s->w[i].state = W_BUSY;
 		s->w[i].conn_id = h->conn_id;
 		return s->w[i].pid;
@@ -366,6 +496,23 @@ accepted(struct supervisor *s, int fd, struct sockaddr_storage *peer)
 	close(fd);
 }
 
+/*
+ * Is the worker the next hand-off goes to (the first idle one) ready, its
+ * upstream sockets made?  Checked before accept(), so that a connection
+ * is never taken while no upstream socket can be made for it (EMFILE): it
+ * waits in the backlog instead.
+ */
+static int
+pool_ready(struct supervisor *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nw; i++)
+		if (s->w[i].state == W_IDLE)
+			return stock_prepare(s, &s->w[i]) == 0;
+	return 0;
+}
+
 /* Accept while a worker is idle.  Errors never stop the supervisor. */
 static void
 accept_some(struct supervisor *s, int lfd)
@@ -375,6 +522,10 @@ accept_some(struct supervisor *s, int lfd)
 		socklen_t len = sizeof(peer);
 		int fd;
 
+		if (!pool_ready(s)) {
+			s->backoff_until_ms = now_ms() + BACKOFF_MS;
+			return;
+		}
 		fd = accept4(lfd, (struct sockaddr *)&peer, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
@@ -593,10 +744,10 @@ poll_build(struct supervisor *s)
  * SIGTERM, SIGINT or SIGHUP.
  */
 void
-supervisor_run(const struct options *opt, const int *listeners,
-    unsigned nlisteners)
+supervisor_run(const struct options *opt, const struct spawn_image *img,
+    const int *listeners, unsigned nlisteners)
 {
-	struct supervisor s = { .opt = opt, .listeners = listeners,
+	struct supervisor s = { .opt = opt, .img = img, .listeners = listeners,
 	    .nlisteners = nlisteners };
 	unsigned i, L = nlisteners;
 
@@ -606,6 +757,9 @@ supervisor_run(const struct options *opt, const int *listeners,
 	s.sigfd = signals_open();
 	if (pool_grow(&s) == -1)
 		fatal("supervisor");
+	/* Accepted connections inherit it: one setsockopt fewer each. */
+	for (i = 0; i < L && !opt->udp; i++)
+		(void)sockopt_set_int(listeners[i], IPPROTO_TCP, TCP_NODELAY, 1);
 	if (opt->udp) {
 		s.udp = udp_side_new(opt, &s, &s.allowed, listeners,
 		    nlisteners);

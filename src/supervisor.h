@@ -3,8 +3,9 @@
 #define MMPROXY_SUPERVISOR_H
 
 #include "options.h"
+#include "spawn.h"
 
-void	supervisor_run(const struct options *opt, const int *listeners,
-	    unsigned nlisteners) __attribute__((noreturn));
+void	supervisor_run(const struct options *opt, const struct spawn_image *img,
+	    const int *listeners, unsigned nlisteners) __attribute__((noreturn));
 
 #endif

@@ -19,6 +19,7 @@
 #include "addr.h"
 #include "dial.h"
 #include "drop.h"
+#include "fdpass.h"
 #include "io.h"
 #include "log.h"
 #include "proxy_protocol.h"
@@ -28,6 +29,7 @@
 #define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
 #define READ_BATCHES	4	/* per socket per wake-up: others get a turn */
 #define FLOWS_FIRST	4
+#define SOCKET_WAIT_MS	2000	/* for the supervisor's prepared socket */
 
 struct flow {
 	int			 fd;		/* connected to the backend */
@@ -42,6 +44,8 @@ struct flow {
 struct peer {
 	const struct options	*opt;
 	int			 ctl;
+	int			 sockch;	/* prepared sockets come here */
+	uint32_t		 sock_seq;	/* the last request's number */
 	int			 down;		/* connected to the peer */
 	uint32_t		 id;
 	struct sockaddr_storage	 addr;		/* unmapped */
@@ -132,16 +136,59 @@ flow_target(const struct peer *p, const struct pp_header *hdr)
 }
 
 static void
-log_flow_open(const struct peer *p, const struct flow *f, int port_taken)
+log_flow_open(const struct peer *p, const struct flow *f, const char *port_lost)
 {
-	if (port_taken)
+	if (port_lost != NULL)
 		log_line(LOG_ERRORS, "flow_open id=%u peer=%s src=%s target=%s "
-		    "flows=%zu source_port=ephemeral reason=port_in_use", p->id,
-		    p->peer_s, f->src_s, f->target_s, p->nflows);
+		    "flows=%zu source_port=ephemeral reason=%s", p->id,
+		    p->peer_s, f->src_s, f->target_s, p->nflows, port_lost);
 	else
 		log_line(LOG_STATES, "flow_open id=%u peer=%s src=%s target=%s "
 		    "flows=%zu", p->id, p->peer_s, f->src_s, f->target_s,
 		    p->nflows);
+}
+
+/*
+ * An upstream socket of family for a new flow, prepared by the
+ * supervisor: asked for on the channel, answered on the socket channel.
+ * An answer to an earlier request that timed out is closed and skipped.
+ * Returns the socket, or -1 with errno set.
+ */
+static int
+upstream_request(struct peer *p, int family)
+{
+	struct handoff req = { .tag = HANDOFF_TAG, .kind = HANDOFF_SOCKET_REQ,
+	    .conn_id = ++p->sock_seq, .upstream = UPSTREAM_BIT(family) };
+	int64_t deadline = now_ms() + SOCKET_WAIT_MS;
+
+	if (fdpass_send(p->ctl, &req, NULL, NULL) == -1)
+		return -1;
+	for (;;) {
+		struct pollfd pfd = { .fd = p->sockch, .events = POLLIN };
+		int fds[HANDOFF_MAX_FDS];
+		struct handoff h;
+		int r = poll(&pfd, 1, ms_until(deadline));
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (fdpass_recv(p->sockch, &h, fds, NULL, 0) != 1)
+			return -1;
+		if (h.kind == HANDOFF_SOCKET && h.conn_id == p->sock_seq &&
+		    h.upstream == req.upstream) {
+			if (h.nfds == 1)
+				return fds[0];
+			errno = EAGAIN;		/* the supervisor could not */
+			return -1;
+		}
+		while (h.nfds > 0)
+			close(fds[--h.nfds]);
+	}
 }
 
 /* A new flow for hdr's source.  Returns it, or NULL (dropped, logged). */
@@ -149,8 +196,9 @@ static struct flow *
 flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 {
 	const struct sockaddr_storage *target = flow_target(p, hdr);
-	int fd, port_taken;
+	const char *port_lost;
 	struct flow *f;
+	int fd;
 
 	if (p->nflows == p->opt->max_flows) {
 		peer_drop(p, src_s, drop_str(DROP_TOO_MANY_FLOWS), 0);
@@ -160,10 +208,14 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 		peer_drop(p, src_s, drop_str(DROP_NO_MEMORY), 0);
 		return NULL;
 	}
-	fd = dial_udp(target, hdr->real_endpoints ? NULL : &hdr->src,
-	    p->opt->mark, &port_taken);
-	if (fd == -1) {
+	if ((fd = upstream_request(p, target->ss_family)) == -1) {
+		peer_drop(p, src_s, drop_str(DROP_SOCKET_FAILED), errno);
+		return NULL;
+	}
+	if (dial_udp(fd, target, hdr->real_endpoints ? NULL : &hdr->src,
+	    &port_lost) == -1) {
 		peer_drop(p, src_s, drop_str(DROP_DIAL_FAILED), errno);
+		close(fd);
 		return NULL;
 	}
 	f = &p->flows[p->nflows++];
@@ -176,7 +228,7 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 	strcpy(f->target_s, "-");
 	if (log_enabled(LOG_ERRORS))
 		addr_format(target, f->target_s, sizeof(f->target_s));
-	log_flow_open(p, f, port_taken);
+	log_flow_open(p, f, port_lost);
 	return f;
 }
 
@@ -432,12 +484,13 @@ flows_expire(struct peer *p)
 }
 
 static int
-peer_init(struct peer *p, const struct options *opt, int ctl,
+peer_init(struct peer *p, const struct options *opt, int ctl, int sockch,
     const struct handoff *h, int down)
 {
 	memset(p, 0, sizeof(*p));
 	p->opt = opt;
 	p->ctl = ctl;
+	p->sockch = sockch;
 	p->down = down;
 	p->id = h->conn_id;
 	p->addr = h->peer;
@@ -499,13 +552,14 @@ poll_peer(struct peer *p, int timeout)
  * receives channel payloads.
  */
 void
-udp_serve_peer(const struct options *opt, int ctl, const struct handoff *h,
-    int down, const uint8_t *first, size_t len, uint8_t *chbuf, size_t chcap)
+udp_serve_peer(const struct options *opt, int ctl, int sockch,
+    const struct handoff *h, int down, const uint8_t *first, size_t len,
+    uint8_t *chbuf, size_t chcap)
 {
 	struct peer p;
 	size_t i, n;
 
-	if (peer_init(&p, opt, ctl, h, down) == -1)
+	if (peer_init(&p, opt, ctl, sockch, h, down) == -1)
 		fatal("worker %d: peer", (int)getpid());
 	p.chbuf = chbuf;
 	p.chcap = chcap;

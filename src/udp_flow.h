@@ -11,7 +11,7 @@
 #include "fdpass.h"
 #include "options.h"
 
-void	udp_serve_peer(const struct options *opt, int ctl,
+void	udp_serve_peer(const struct options *opt, int ctl, int sockch,
 	    const struct handoff *h, int down, const uint8_t *first,
 	    size_t len, uint8_t *chbuf, size_t chcap);
 

@@ -6,6 +6,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,13 +24,14 @@
 #include "fdpass.h"
 #include "io.h"
 #include "log.h"
+#include "privilege.h"
 #include "proxy_protocol.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "udp_flow.h"
 #include "worker.h"
 
-#define WORKER_CTL_FD	3
-#define WORKER_FDS	16	/* stdio, channel, client, upstream, pipes... */
+#define WORKER_FDS	16	/* stdio, channels, client, upstreams, pipes... */
 #define HEADER_SMALL	256	/* any v1 header and most v2 ones */
 
 struct conn {
@@ -192,7 +194,6 @@ conn_init(struct conn *c, int client, uint32_t id,
     const struct sockaddr_storage *peer)
 {
 	socklen_t len = sizeof(c->peer);
-	int one = 1;
 
 	memset(c, 0, sizeof(*c));
 	c->id = id;
@@ -209,18 +210,79 @@ conn_init(struct conn *c, int client, uint32_t id,
 	/* The strings are only for the log: -v 0 logs nothing per connection. */
 	if (log_enabled(LOG_ERRORS))
 		addr_format(&c->peer, c->peer_s, sizeof(c->peer_s));
-	(void)setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+#ifdef MMPROXY_TEST_TRIGGER
+/*
+ * Only in the test build (build/tests/mmproxy-trigger), never in the
+ * normal binary: a client whose first payload bytes are TEST_TRIGGER makes
+ * its worker do what an exploited one would, run a shell, so that a test
+ * can see the filter kill it.
+ */
+#define TEST_TRIGGER	"mmproxy-test: forbidden syscall"
+
+static void
+test_trigger(const uint8_t *p, size_t len)
+{
+	char *argv[] = { (char *)"sh", NULL };
+
+	if (len >= sizeof(TEST_TRIGGER) - 1 &&
+	    memcmp(p, TEST_TRIGGER, sizeof(TEST_TRIGGER) - 1) == 0)
+		execve("/bin/sh", argv, NULL);
+}
+#endif
+
+static void
+log_connect(const struct conn *c, const char *port_lost)
+{
+	if (port_lost != NULL)
+		log_line(LOG_ERRORS, "connect id=%u peer=%s src=%s target=%s "
+		    "source_port=ephemeral reason=%s", c->id, c->peer_s,
+		    c->src_s, c->target_s, port_lost);
+	else
+		log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s",
+		    c->id, c->peer_s, c->src_s, c->target_s);
 }
 
 /*
- * Serve one accepted connection: header, dial, relay.  Closes client.
- * peer: its address if known (NULL: ask the socket).
+ * The upstream connection: the prepared socket of target's family, taken
+ * from the stock, bound to the client's address and connected.
+ * Returns it, or -1 (dropped, logged; *failed: the backend's fault).
+ */
+static int
+conn_dial(const struct options *opt, struct conn *c, struct upstream_stock *st,
+    const struct sockaddr_storage *target, const struct pp_header *hdr)
+{
+	int *slot = &st->fd[target->ss_family == AF_INET6], up = *slot;
+	const char *port_lost;
+
+	*slot = -1;
+	if (up == -1) {
+		conn_drop(c, drop_str(DROP_SOCKET_FAILED), 0);
+		return -1;
+	}
+	if (dial_upstream(up, target, hdr->real_endpoints ? NULL : &hdr->src,
+	    now_ms() + (int64_t)opt->dial_timeout * 1000, &port_lost) == -1) {
+		conn_drop(c, drop_str(errno == ETIMEDOUT ? DROP_DIAL_TIMEOUT :
+		    DROP_DIAL_FAILED), errno);
+		close(up);
+		return -1;
+	}
+	log_connect(c, port_lost);
+	return up;
+}
+
+/*
+ * Serve one accepted connection (non-blocking): header, dial, relay.
+ * Closes client.  peer: its address if known (NULL: ask the socket).  The upstream socket
+ * comes from st, which the caller refills.
  * Every way it can end is logged; none of them is fatal to the process.
  * Returns how it ended.
  */
 enum serve_result
 worker_serve(const struct options *opt, int client, uint32_t id,
-    const struct sockaddr_storage *peer, int64_t accepted_ms)
+    const struct sockaddr_storage *peer, int64_t accepted_ms,
+    struct upstream_stock *st)
 {
 	enum serve_result result = SERVE_DROPPED;
 	const struct sockaddr_storage *target;
@@ -232,9 +294,12 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 
 	b.p = b.small;
 	conn_init(&c, client, id, peer);
-	if (fd_set_nonblock(client) == -1 || header_read(&c, &b,
+	if (header_read(&c, &b,
 	    accepted_ms + (int64_t)opt->header_timeout * 1000, &hdr) == -1)
 		goto out;
+#ifdef MMPROXY_TEST_TRIGGER
+	test_trigger(b.p + hdr.len, b.len - hdr.len);
+#endif
 	target = choose_target(opt, &c, &hdr);
 	if (log_enabled(LOG_ERRORS)) {
 		if (!hdr.real_endpoints)
@@ -242,16 +307,10 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 		addr_format(target, c.target_s, sizeof(c.target_s));
 	}
 	log_header(&c, &hdr);
-	up = dial_upstream(target, hdr.real_endpoints ? NULL : &hdr.src,
-	    opt->mark, now_ms() + (int64_t)opt->dial_timeout * 1000);
-	if (up == -1) {
-		conn_drop(&c, drop_str(errno == ETIMEDOUT ? DROP_DIAL_TIMEOUT :
-		    DROP_DIAL_FAILED), errno);
+	if ((up = conn_dial(opt, &c, st, target, &hdr)) == -1) {
 		result = SERVE_UPSTREAM_FAILED;
 		goto out;
 	}
-	log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s", c.id,
-	    c.peer_s, c.src_s, c.target_s);
 	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len,
 	    opt->relay_splice, &res);
 	log_close(&c, rc, &res);
@@ -267,14 +326,18 @@ out:
 /*
  * Serve the one connection we were started with (systemd Accept=yes, or
  * inetd style on fd 0), in this process, through worker_serve() like any
- * other.  mode names the launch mode for the log.
+ * other.  Its upstream sockets are prepared first, one per family, so that
+ * the process can become ra's user and give up its privileges
+ * (worker_confine) before the first client byte is read.  mode names the launch mode for the log.
  * Returns the exit status: 0 when it was relayed or dropped for the
  * client's fault (so scanners do not pile up failed units), 1 when the
  * backend could not be reached or the socket is unusable.
  */
 int
-worker_serve_one(const struct options *opt, int client, const char *mode)
+worker_serve_one(const struct options *opt, const struct run_as *ra,
+    int client, const char *mode)
 {
+	struct upstream_stock st;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	char peer_s[ADDR_STRLEN];
@@ -295,23 +358,18 @@ worker_serve_one(const struct options *opt, int client, const char *mode)
 		return 0;
 	}
 	log_line(LOG_STATES, "accept id=%u peer=%s mode=%s", id, peer_s, mode);
-	return worker_serve(opt, client, id, &peer, now_ms()) ==
-	    SERVE_UPSTREAM_FAILED ? 1 : 0;
-}
-
-/*
- * Keep only stdin/out/err and the control socket (moved to fd 3): a worker
- * must not hold the listeners, or other workers' channels, open
- * (HAZARDS 7: O_CLOEXEC does nothing across fork without exec).
- */
-static int
-worker_close_fds(int ctl)
-{
-	if (ctl != WORKER_CTL_FD) {
-		if (dup3(ctl, WORKER_CTL_FD, O_CLOEXEC) == -1)
-			return -1;
+	st.fd[0] = dial_prepare(AF_INET, SOCK_STREAM, opt->mark);
+	st.fd[1] = dial_prepare(AF_INET6, SOCK_STREAM, opt->mark);
+	(void)sockopt_set_int(client, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (fd_set_nonblock(client) == -1) {
+		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s error=\"%s\"",
+		    id, peer_s, drop_str(DROP_READ_ERROR), strerror(errno));
+		return 1;
 	}
-	return close_range(WORKER_CTL_FD + 1, ~0U, 0);
+	privilege_become(ra);
+	worker_confine(opt);
+	return worker_serve(opt, client, id, &peer, now_ms(), &st) ==
+	    SERVE_UPSTREAM_FAILED ? 1 : 0;
 }
 
 /* Lower soft and hard limit to at most v (never raise either). */
@@ -328,12 +386,21 @@ limit_to(int resource, rlim_t v)
 	return setrlimit(resource, &rl);
 }
 
+/* A log on stderr that is a regular file must stay writable. */
+static int
+stderr_is_file(void)
+{
+	struct stat sb;
+
+	return fstat(STDERR_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
 /*
  * What one worker may use, for good: no core dump (it would hold client
- * data) and no dumping at all, no child process, and the fds it needs: a
- * TCP worker's client, upstream and relay pipes; a UDP worker's peer
- * socket and -max-flows upstream sockets.  (No RLIMIT_FSIZE: a log on
- * stderr may be a file.)  Returns 0, or -1 with errno set.
+ * data) and no dumping at all, no child process, no file written (unless
+ * the log on stderr is a file), and the fds it needs: a TCP worker's
+ * client, upstream and relay pipes; a UDP worker's peer socket and
+ * -max-flows upstream sockets.  Returns 0, or -1 with errno set.
  */
 static int
 worker_limits(const struct options *opt)
@@ -343,7 +410,25 @@ worker_limits(const struct options *opt)
 	if (limit_to(RLIMIT_CORE, 0) == -1 || limit_to(RLIMIT_NPROC, 0) == -1 ||
 	    limit_to(RLIMIT_NOFILE, nofile) == -1)
 		return -1;
+	if (!stderr_is_file() && limit_to(RLIMIT_FSIZE, 0) == -1)
+		return -1;
 	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/*
+ * From here on the process serves clients: limits, then every capability
+ * and privilege given up, then the syscall filter (sandbox.c).  Fatal if
+ * any step fails: a worker never serves less confined than documented.
+ */
+void
+worker_confine(const struct options *opt)
+{
+	if (worker_limits(opt) == -1)
+		fatal("worker: resource limits");
+	if (sandbox_drop_capabilities() == -1)
+		fatal("worker: dropping capabilities");
+	if (opt->seccomp && sandbox_enter() == -1)
+		fatal("worker: installing the seccomp filter");
 }
 
 static void
@@ -362,6 +447,33 @@ worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Prepared sockets that came with a TCP job go into the stock. */
+static int
+stock_take(struct upstream_stock *st, const struct handoff *h, const int *fds)
+{
+	size_t k = 1, i;
+
+	if (h->nfds != 1 + (h->upstream & UPSTREAM_V4 ? 1 : 0) +
+	    (h->upstream & UPSTREAM_V6 ? 1 : 0))
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (!(h->upstream & (i == 0 ? UPSTREAM_V4 : UPSTREAM_V6)))
+			continue;
+		if (st->fd[i] != -1)
+			close(st->fd[i]);
+		st->fd[i] = fds[k++];
+	}
+	return 0;
+}
+
+/* The idle byte: which families the stock lacks. */
+static uint8_t
+stock_wants(const struct upstream_stock *st)
+{
+	return (uint8_t)((st->fd[0] == -1 ? UPSTREAM_V4 : 0) |
+	    (st->fd[1] == -1 ? UPSTREAM_V6 : 0));
+}
+
 /*
  * Serve one job; returns 1 if the supervisor is to hear that we are idle.
  * While idle, a UDP worker may still get datagrams (or a SYNC) of the peer
@@ -369,20 +481,24 @@ worker_signals(void)
  * datagrams go back to be dispatched again.
  */
 static int
-worker_job(const struct options *opt, int ctl, const struct handoff *h,
-    const int *fds, uint8_t *payload, size_t cap)
+worker_job(const struct options *opt, const struct handoff *h,
+    const int *fds, uint8_t *payload, size_t cap, struct upstream_stock *st)
 {
-	if (h->kind == HANDOFF_TCP && h->nfds == 1 && !opt->udp) {
-		worker_serve(opt, fds[0], h->conn_id, &h->peer, h->accepted_ms);
+	if (h->kind == HANDOFF_TCP && h->nfds >= 1 && !opt->udp) {
+		if (stock_take(st, h, fds) == -1)
+			fatalx("worker %d: a TCP job with %u fds", (int)getpid(),
+			    h->nfds);
+		worker_serve(opt, fds[0], h->conn_id, &h->peer, h->accepted_ms,
+		    st);
 		return 1;
 	}
 	if (h->kind == HANDOFF_UDP && h->nfds == 1 && opt->udp) {
-		udp_serve_peer(opt, ctl, h, fds[0], payload, h->payload_len,
-		    payload, cap);
+		udp_serve_peer(opt, WORKER_CTL_FD, WORKER_SOCKCH_FD, h, fds[0],
+		    payload, h->payload_len, payload, cap);
 		return 1;
 	}
 	if (h->kind == HANDOFF_UDP_DATA && h->nfds == 0 && opt->udp) {
-		(void)fdpass_send(ctl, h, NULL, payload);
+		(void)fdpass_send(WORKER_CTL_FD, h, NULL, payload);
 		return 0;
 	}
 	if (h->kind == HANDOFF_UDP_SYNC && h->nfds == 0 && opt->udp)
@@ -411,37 +527,41 @@ drop_summary_wait(int ctl)
 }
 
 /*
- * The worker process: take a job, serve it, report idle; exit when the
- * supervisor closes the channel.
+ * The worker process, a fresh image (spawn.c) with its channel on fd 3
+ * (and, for UDP, its socket channel on fd 4): confine itself, then take a
+ * job, serve it, report idle; exit when the supervisor closes the channel.
  */
 void
-worker_main(int ctl, const struct options *opt)
+worker_main(const struct options *opt)
 {
+	struct upstream_stock st = { { -1, -1 } };
 	size_t cap = opt->udp ? HANDOFF_MAX_PAYLOAD : 0;
 	uint8_t *payload = NULL;
 
 	worker_signals();
-	if (worker_close_fds(ctl) == -1)
+	/* Only what spawn.c handed over stays open (HAZARDS 7). */
+	if (close_range(WORKER_SOCKCH_FD + 1, ~0U, 0) == -1 ||
+	    (!opt->udp && close(WORKER_SOCKCH_FD) == -1 && errno != EBADF))
 		fatal("worker: closing inherited fds");
-	if (worker_limits(opt) == -1)
-		fatal("worker: resource limits");
-	ctl = WORKER_CTL_FD;
 	if (cap > 0 && (payload = malloc(cap)) == NULL)
 		fatal("worker");
+	worker_confine(opt);
 	for (;;) {
 		int fds[HANDOFF_MAX_FDS];
 		struct handoff h;
-		uint8_t idle = 'i';
+		uint8_t idle;
 		int r;
 
-		drop_summary_wait(ctl);
-		r = fdpass_recv(ctl, &h, fds, payload, cap);
+		drop_summary_wait(WORKER_CTL_FD);
+		r = fdpass_recv(WORKER_CTL_FD, &h, fds, payload, cap);
 		if (r == 0)
 			exit(0);
 		if (r == -1)
 			fatal("worker %d: receiving a job", (int)getpid());
-		if (worker_job(opt, ctl, &h, fds, payload, cap) &&
-		    send(ctl, &idle, 1, MSG_NOSIGNAL) == -1)
+		if (!worker_job(opt, &h, fds, payload, cap, &st))
+			continue;
+		idle = stock_wants(&st);
+		if (send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL) == -1)
 			exit(0);	/* the supervisor is gone */
 	}
 }

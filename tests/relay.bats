@@ -58,9 +58,12 @@ teardown() {
 
 @test "-relay splice without a free fd for pipes copies through a buffer, and loses nothing" {
 	start_backends echo
-	# 7 fds: the worker has stdio, its channel, the client and the upstream
-	# socket, and no room for a pipe's two ends.
-	MM_WRAP="prlimit --nofile=7:7 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 1 -max-conns 1 -relay splice
+	# 10 fds: the supervisor needs stdio, its binary, the listener, its
+	# signalfd, the channel, the client and the two prepared upstream
+	# sockets.  The worker, under the same limit, holds stdio, its channel,
+	# the client and the two prepared sockets: room for one pipe, not two,
+	# so at least one direction copies (and the relay says copy).
+	MM_WRAP="prlimit --nofile=10:10 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 1 -max-conns 1 -relay splice
 	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40004 8443\r\n' --bulk 4194304 --timeout-ms 120000
 	echo "$output"
 	[[ "$output" =~ ^sent=4194304\ sent_sum=([0-9a-f]{16})\ recv=4194304\ recv_sum=([0-9a-f]{16})$ ]]

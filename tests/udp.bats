@@ -284,10 +284,11 @@ teardown() {
 	# Every flow expires, and the pool shrinks back to 2 x -workers.
 	wait_for "the pool to shrink" eval '[ "$(worker_pids | wc -w)" -le 4 ]'
 	n=$(worker_pids | wc -w)
-	# One channel fd per worker beyond the baseline's two, nothing else.
-	[ "$(ls "/proc/$MM_PID/fd" | wc -l)" -eq $((base_fds + n - 2)) ]
+	# Two channel fds (jobs, prepared sockets) per worker beyond the
+	# baseline's two workers, nothing else.
+	[ "$(ls "/proc/$MM_PID/fd" | wc -l)" -eq $((base_fds + 2 * (n - 2))) ]
 	for w in $(worker_pids); do
-		[ "$(ls /proc/$w/fd | sort -n | xargs)" = '0 1 2 3' ]
+		[ "$(ls /proc/$w/fd | sort -n | xargs)" = '0 1 2 3 4' ]
 	done
 	# No socket is left bound to a PROXY source.
 	[ -z "$(nsx ss -Huan 'src 198.51.100.0/24')" ]

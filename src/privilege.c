@@ -1,0 +1,115 @@
+/*
+ * Least privilege for the supervisor, and -user.  Once the listeners are
+ * bound, the supervisor needs one capability: CAP_NET_ADMIN, to set
+ * IP_TRANSPARENT and SO_MARK on the upstream sockets it prepares (and
+ * SO_SNDBUFFORCE).  A UDP supervisor also keeps CAP_NET_BIND_SERVICE when
+ * it has it: its per-peer sockets bind the listening port, which may be
+ * a privileged one.  Everything else goes, and with -user NAME so does
+ * root: the process runs as NAME from then on.  Workers give up even
+ * these (sandbox.c).
+ */
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "privilege.h"
+
+#define CAP_BIT(c)	((uint32_t)1 << (c))	/* both are below 32 */
+
+/* Look NAME up at startup, while the files are there.  Fatal if unknown. */
+void
+privilege_resolve(const char *user, struct run_as *ra)
+{
+	struct passwd *pw;
+
+	memset(ra, 0, sizeof(*ra));
+	if (user == NULL)
+		return;
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("-user: no user \"%s\"%s%s", user, errno ? ": " : "",
+		    errno ? strerror(errno) : "");
+	ra->set = 1;
+	ra->uid = pw->pw_uid;
+	ra->gid = pw->pw_gid;
+}
+
+static int
+caps_get(struct __user_cap_data_struct *d)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+
+	return (int)syscall(SYS_capget, &h, d);
+}
+
+static int
+caps_set(uint32_t keep)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = keep;
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Become ra's user, keeping the permitted capabilities across setuid. */
+static int
+become_user(const struct run_as *ra)
+{
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1)
+		return -1;
+	if (getuid() == 0 && setgroups(0, NULL) == -1)
+		return -1;
+	if (setresgid(ra->gid, ra->gid, ra->gid) == -1 ||
+	    setresuid(ra->uid, ra->uid, ra->uid) == -1)
+		return -1;
+	return prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+}
+
+/*
+ * The supervisor, after binding: become ra's user (if set) and keep only
+ * CAP_NET_ADMIN (UDP: and CAP_NET_BIND_SERVICE, if it has it), none of
+ * them inheritable or ambient, so an exec'd worker starts with nothing.
+ * Fatal, in one line, if any step fails.
+ */
+void
+privilege_drop(const struct run_as *ra, int udp)
+{
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	uint32_t keep = CAP_BIT(CAP_NET_ADMIN);
+
+	if (caps_get(d) == -1)
+		fatal("reading our capabilities");
+	if (udp)
+		keep |= d[0].permitted & CAP_BIT(CAP_NET_BIND_SERVICE);
+	if (ra->set && become_user(ra) == -1)
+		fatal("-user: becoming uid %u gid %u", (unsigned)ra->uid,
+		    (unsigned)ra->gid);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		fatal("clearing ambient capabilities");
+	if (caps_set(keep) == -1)
+		fatal("keeping only CAP_NET_ADMIN");
+}
+
+/*
+ * -inetd / Accept=yes: the one process that serves is a worker, so it
+ * keeps nothing; only the user changes here (sandbox.c drops the rest).
+ */
+void
+privilege_become(const struct run_as *ra)
+{
+	if (ra->set && become_user(ra) == -1)
+		fatal("-user: becoming uid %u gid %u", (unsigned)ra->uid,
+		    (unsigned)ra->gid);
+}

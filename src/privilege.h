@@ -1,0 +1,17 @@
+/* Least privilege: -user, and only the capability the supervisor needs. */
+#ifndef MMPROXY_PRIVILEGE_H
+#define MMPROXY_PRIVILEGE_H
+
+#include <sys/types.h>
+
+struct run_as {
+	int	set;		/* -user given */
+	uid_t	uid;
+	gid_t	gid;
+};
+
+void	privilege_resolve(const char *user, struct run_as *ra);
+void	privilege_drop(const struct run_as *ra, int udp);
+void	privilege_become(const struct run_as *ra);
+
+#endif

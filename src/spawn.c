@@ -1,0 +1,129 @@
+/*
+ * Starting a worker as a fresh image.  A child that is only forked shares
+ * the supervisor's address-space layout and stack canary with every other
+ * worker, which is what Blind ROP needs against a pre-forking server; so
+ * each worker executes the mmproxy binary again.  The binary is opened
+ * once at startup and executed through that fd, so an upgrade on disk
+ * never mixes versions.  The worker gets its channels on fixed fds and its
+ * options as the first message on the channel: nothing is parsed twice,
+ * and no file is read again.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "log.h"
+#include "spawn.h"
+#include "worker.h"
+
+#define WORKER_ARG	"--mmproxy-worker"	/* argv[1] of an exec'd worker */
+
+extern char **environ;
+
+/* Open our own binary, before anything can replace it.  Fatal on error. */
+void
+spawn_open_self(struct spawn_image *img, const char *argv0)
+{
+	img->fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (img->fd == -1)
+		fatal("opening /proc/self/exe");
+	img->argv0 = argv0 != NULL ? argv0 : "mmproxy";
+}
+
+/*
+ * In the child, between fork and exec: the channel on fd 3, the socket
+ * channel (or nothing) on fd 4, nothing else but stdio; then the image.
+ * Only syscalls here: the child still runs in the supervisor's image.
+ */
+static void __attribute__((noreturn))
+child_exec(const struct spawn_image *img, int ctl, int sockch)
+{
+	char *argv[] = { (char *)img->argv0, (char *)WORKER_ARG, NULL };
+	int exe, c, k = -1;
+
+	/* Above every fd in use first, so the dup2s below clobber nothing. */
+	exe = fcntl(img->fd, F_DUPFD_CLOEXEC, WORKER_SOCKCH_FD + 1);
+	c = fcntl(ctl, F_DUPFD_CLOEXEC, WORKER_SOCKCH_FD + 1);
+	if (sockch != -1)
+		k = fcntl(sockch, F_DUPFD_CLOEXEC, WORKER_SOCKCH_FD + 1);
+	if (exe == -1 || c == -1 || (sockch != -1 && k == -1) ||
+	    dup2(c, WORKER_CTL_FD) == -1 ||
+	    (k != -1 && dup2(k, WORKER_SOCKCH_FD) == -1))
+		_exit(126);
+	if (k == -1)
+		(void)close(WORKER_SOCKCH_FD);
+	/* The listeners and other workers' channels are not this worker's
+	 * (HAZARDS 7); exe is close-on-exec and goes with the exec. */
+	if (close_range(WORKER_SOCKCH_FD + 1, (unsigned)exe - 1, 0) == -1 ||
+	    close_range((unsigned)exe + 1, ~0U, 0) == -1)
+		_exit(126);
+	execveat(exe, "", argv, environ, AT_EMPTY_PATH);
+	_exit(127);
+}
+
+/*
+ * Start a worker: fork, and in the child execute img with ctl (the
+ * worker's end of its channel) and sockch (its end of the socket channel,
+ * or -1).  Then its options go down parent_ctl, the supervisor's end.
+ * Returns the pid, or -1 with errno set.
+ */
+pid_t
+spawn_worker(const struct spawn_image *img, const struct options *opt,
+    int parent_ctl, int ctl, int sockch)
+{
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_CONFIG,
+	    .payload_len = sizeof(struct options) };
+	struct options copy = *opt;
+	pid_t pid;
+
+	/* Pointers mean nothing in another image; the worker needs neither. */
+	copy.allowed_subnets_path = NULL;
+	memset(&copy.allowed, 0, sizeof(copy.allowed));
+	copy.user = NULL;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0)
+		child_exec(img, ctl, sockch);
+	if (fdpass_send(parent_ctl, &h, NULL, &copy) == -1) {
+		int err = errno;
+
+		kill(pid, SIGKILL);
+		errno = err;
+		return -1;	/* the caller reaps it */
+	}
+	return pid;
+}
+
+/* Was this process started by spawn_worker()? */
+int
+spawn_is_worker(int argc, char **argv)
+{
+	return argc == 2 && strcmp(argv[1], WORKER_ARG) == 0;
+}
+
+/*
+ * The exec'd worker's start: its options from the channel, then serve.
+ * Started by hand, with no channel on fd 3, it says so in one line.
+ */
+void
+spawn_worker_boot(void)
+{
+	static struct options opt;
+	struct handoff h;
+	int fds[HANDOFF_MAX_FDS];
+	int r;
+
+	r = fdpass_recv(WORKER_CTL_FD, &h, fds, &opt, sizeof(opt));
+	if (r != 1 || h.kind != HANDOFF_CONFIG || h.nfds != 0 ||
+	    h.payload_len != sizeof(opt))
+		fatalx("%s is for mmproxy's own workers: fd %d is not a "
+		    "supervisor's channel", WORKER_ARG, WORKER_CTL_FD);
+	log_init((int)opt.verbose);
+	signal(SIGPIPE, SIG_IGN);
+	worker_main(&opt);
+}
