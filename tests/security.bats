@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# The security model, checked on live processes: workers hold no
+# capability and run under their seccomp filter (TCP, UDP, Accept=yes), a
+# forbidden syscall kills only its worker, each worker is a fresh image,
+# -user, -seccomp=false, and what the supervisor keeps.
+
+load helpers
+
+TRIGGER=$MMPROXY_BUILD/tests/mmproxy-trigger
+UDP4="$SIG 21 12 000c c6336407 7f000001 9c40 20fb"
+NO_CAPS=0000000000000000
+NET_ADMIN=0000000000001000
+
+setup() {
+	ns_setup
+}
+
+teardown() {
+	[ -z "${HOLD_PID:-}" ] || kill "$HOLD_PID" 2>/dev/null || true
+	ns_teardown
+}
+
+# status_field PID FIELD: one field of /proc/PID/status.
+status_field() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# The worker serving connection id=N, from the supervisor's accept line.
+worker_of() {
+	sed -n "s/^accept id=$1 .* worker=\\([0-9]*\\)\$/\\1/p" "$MM_LOG" | head -1
+}
+
+# Hold one proxied TCP connection open (its worker stays busy).
+hold_tcp() {
+	nsx "$PP_CLIENT" --text "PROXY TCP4 198.51.100.$1 127.0.0.1 4000$1 8443\\r\\n" \
+	    --hold-ms 60000 127.0.0.1:8443 >/dev/null 2>&1 3>&- &
+	HOLD_PID=$!
+}
+
+assert_confined() {
+	local pid=$1
+	[ "$(status_field "$pid" Seccomp)" = 2 ]
+	[ "$(status_field "$pid" NoNewPrivs)" = 1 ]
+	[ "$(status_field "$pid" CapEff)" = $NO_CAPS ]
+	[ "$(status_field "$pid" CapPrm)" = $NO_CAPS ]
+	[ "$(status_field "$pid" CapAmb)" = $NO_CAPS ]
+}
+
+@test "a TCP worker serving a client: Seccomp 2, no capability; the supervisor keeps only CAP_NET_ADMIN" {
+	start_backends echo
+	start_mmproxy
+	hold_tcp 1
+	wait_log '^connect id=1 '
+	w=$(worker_of 1)
+	[ -n "$w" ]
+	assert_confined "$w"
+	[ "$(status_field "$MM_PID" CapEff)" = $NET_ADMIN ]
+	[ "$(status_field "$MM_PID" CapPrm)" = $NET_ADMIN ]
+	[ "$(status_field "$MM_PID" CapInh)" = $NO_CAPS ]
+	[ "$(status_field "$MM_PID" Seccomp)" = 0 ]
+	# The worker never made a socket: its upstream came from the supervisor.
+	grep -q '^connect id=1 peer=127\.0\.0\.1:[0-9]* src=198\.51\.100\.1:40001 ' "$MM_LOG"
+}
+
+@test "a UDP worker serving a flow: Seccomp 2, no capability" {
+	start_udp_backends hello
+	start_udp_mmproxy
+	run udp --hex "$UDP4 70696e67"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello 198.51.100.7:40000 ping" ]
+	wait_log '^flow_open id=1 '
+	w=$(worker_of 1)
+	[ -n "$w" ]
+	assert_confined "$w"
+	[ "$(status_field "$MM_PID" CapEff)" = 0000000000001400 ]
+}
+
+@test "Accept=yes: the one process serving a connection is confined before it reads the client" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	start_backends echo
+	MM_LOG=$BATS_TEST_TMPDIR/manager.log
+	ip netns exec "$NS" systemd-socket-activate --accept -l 127.0.0.1:8443 "$MMPROXY" \
+	    -v 2 -4 127.0.0.1:4430 -6 '[::1]:4430' >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_port 8443
+	hold_tcp 2
+	wait_log '^connect id=[0-9]+ peer=127\.0\.0\.1:[0-9]+ src=198\.51\.100\.2:40002 '
+	p=$(pgrep -P "$MM_PID" | head -1)
+	[ -n "$p" ]
+	assert_confined "$p"
+}
+
+@test "a worker that makes a forbidden syscall dies by SIGSYS, is logged, and the others are served" {
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy
+	hold_tcp 3
+	wait_log '^connect id=1 '
+	run pp --text 'PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: forbidden syscall\n' --shut --read
+	wait_log '^worker_exit worker=[0-9]+ signal=31 id=2$'
+	# The held client's worker is alive, and a new client is served.
+	kill -0 "$(worker_of 1)"
+	assert_still_serving
+	kill -0 "$MM_PID"
+}
+
+@test "the normal binary has no trigger: the same bytes are relayed like any others" {
+	start_backends echo
+	start_mmproxy
+	run pp --text 'PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: forbidden syscall\n' --shut --read
+	[ "$status" -eq 0 ]
+	[ "$output" = "mmproxy-test: forbidden syscall" ]
+	! grep -q '^worker_exit ' "$MM_LOG"
+}
+
+@test "-seccomp=false: workers run without the filter, still without capabilities" {
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy -seccomp=false
+	hold_tcp 5
+	wait_log '^connect id=1 '
+	w=$(worker_of 1)
+	[ "$(status_field "$w" Seccomp)" = 0 ]
+	[ "$(status_field "$w" CapEff)" = $NO_CAPS ]
+	# Unfiltered, the trigger's exec succeeds: the worker becomes a shell
+	# that exits, instead of dying by SIGSYS.
+	run pp --text 'PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: forbidden syscall\n' --shut --read
+	wait_log '^worker_exit worker=[0-9]+ status=0$'
+	! grep -q 'signal=31' "$MM_LOG"
+}
+
+@test "-seccomp takes only true or false, and only after =" {
+	run "$MMPROXY" -seccomp=maybe
+	[ "$status" -eq 2 ]
+	[ "$output" = 'mmproxy: -seccomp: invalid value "maybe": want true or false (see mmproxy -h)' ]
+	run "$MMPROXY" -seccomp false
+	[ "$status" -eq 2 ]
+	[ "$output" = 'mmproxy: unexpected argument "false" (see mmproxy -h)' ]
+}
+
+@test "each worker is a fresh image: two workers have different stack and binary addresses" {
+	start_mmproxy -workers 2
+	wait_for "two workers" eval '[ "$(worker_pids | wc -w)" -eq 2 ]'
+	set -- $(worker_pids)
+	# Each worker executed the binary: its command line says so.
+	tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- '--mmproxy-worker'
+	stack1=$(awk '/\[stack\]/ { print $1 }' "/proc/$1/maps")
+	stack2=$(awk '/\[stack\]/ { print $1 }' "/proc/$2/maps")
+	# The binary's first mapping (not the sanitizer's fixed shadow).
+	bin1=$(awk -v exe="$(readlink "/proc/$1/exe")" '$6 == exe { print $1; exit }' "/proc/$1/maps")
+	bin2=$(awk -v exe="$(readlink "/proc/$2/exe")" '$6 == exe { print $1; exit }' "/proc/$2/maps")
+	echo "stacks $stack1 $stack2, images $bin1 $bin2"
+	[ -n "$stack1" ] && [ -n "$stack2" ] && [ -n "$bin1" ]
+	[ "$stack1" != "$stack2" ]
+	[ "$bin1" != "$bin2" ]
+	# A worker holds nothing but stdio and its channel.
+	[ "$(ls "/proc/$1/fd" | sort -n | xargs)" = '0 1 2 3' ]
+}
+
+@test "-user nobody: supervisor and workers run as nobody, the connection is still transparent" {
+	start_backends hello
+	start_mmproxy -user nobody
+	run pp --text 'PROXY TCP4 198.51.100.6 127.0.0.1 40006 8443\r\n' --shut --read
+	[ "$output" = "hello 198.51.100.6:40006" ]
+	backend_saw 198.51.100.6:40006
+	[ "$(status_field "$MM_PID" Uid)" = 65534 ]
+	[ "$(status_field "$MM_PID" CapEff)" = $NET_ADMIN ]
+	hold_tcp 7
+	wait_log '^connect id=2 '
+	w=$(worker_of 2)
+	[ "$(status_field "$w" Uid)" = 65534 ]
+	[ "$(awk '/^Gid:/ { print $2 }' "/proc/$w/status")" = "$(id -g nobody)" ]
+	[ "$(status_field "$w" Groups)" = "" ]
+	assert_confined "$w"
+}
+
+@test "-user with an unknown name stops mmproxy at startup with one line" {
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -user no-such-user-here
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == 'mmproxy: -user: no user "no-such-user-here"'* ]]
+	! port_listening 8443
+}
+
+@test "a PROXY source port below 1024 keeps its address, takes an ephemeral port, and says why" {
+	start_backends hello
+	start_mmproxy
+	run pp --text 'PROXY TCP4 198.51.100.8 127.0.0.1 123 8443\r\n' --shut --read
+	echo "$output"
+	[[ "$output" =~ ^hello\ 198\.51\.100\.8:([0-9]+)$ ]]
+	[ "${BASH_REMATCH[1]}" -ge 1024 ]
+	grep -q '^connect id=1 .* src=198\.51\.100\.8:123 .* source_port=ephemeral reason=privileged_port$' "$MM_LOG"
+}
