@@ -135,5 +135,6 @@ main(int argc, char **argv)
 	log_start(&opt, &launch);
 	routecheck_warn(&opt.target4, &opt.target6);
 	privilege_drop(&ra, opt.udp);
+	spawn_check(&img);
 	supervisor_run(&opt, &img, launch.fds, launch.nfds);
 }

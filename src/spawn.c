@@ -36,6 +36,18 @@ spawn_open_self(struct spawn_image *img, const char *argv0)
 }
 
 /*
+ * After privileges are dropped: can we still execute our binary?  If not
+ * (-user NAME without execute permission on it), every worker would die
+ * at exec; say so once, at startup.  Fatal on error.
+ */
+void
+spawn_check(const struct spawn_image *img)
+{
+	if (faccessat(img->fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == -1)
+		fatal("executing our own binary for the workers");
+}
+
+/*
  * In the child, between fork and exec: the channel on fd 3, the socket
  * channel (or nothing) on fd 4, nothing else but stdio; then the image.
  * Only syscalls here: the child still runs in the supervisor's image.

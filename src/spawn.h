@@ -12,6 +12,7 @@ struct spawn_image {
 };
 
 void	spawn_open_self(struct spawn_image *img, const char *argv0);
+void	spawn_check(const struct spawn_image *img);
 pid_t	spawn_worker(const struct spawn_image *img, const struct options *opt,
 	    int parent_ctl, int ctl, int sockch);
 int	spawn_is_worker(int argc, char **argv);

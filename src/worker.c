@@ -560,7 +560,7 @@ worker_main(const struct options *opt)
 			fatal("worker %d: receiving a job", (int)getpid());
 		if (!worker_job(opt, &h, fds, payload, cap, &st))
 			continue;
-		idle = stock_wants(&st);
+		idle = opt->udp ? 0 : stock_wants(&st);
 		if (send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL) == -1)
 			exit(0);	/* the supervisor is gone */
 	}
