@@ -28,8 +28,8 @@
  * supervisor (or, in -inetd mode, before the sandbox): the kernel checks
  * the capability when IP_TRANSPARENT and SO_MARK are set, not at bind()
  * or connect(), so a worker holding no capability can still bind the
- * socket to the client's address.  The other options are set here too:
- * a worker's filter then allows it no option but SO_LINGER.
+ * socket to the client's address.  Only these are set here: the rest are
+ * the worker's (dial_upstream), off the supervisor's accept path.
  * type: SOCK_STREAM or SOCK_DGRAM.  mark != 0 sets SO_MARK.
  * Returns a non-blocking socket, or -1 with errno set.
  */
@@ -45,16 +45,6 @@ dial_prepare(int family, int type, uint32_t mark)
 	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1) == -1)
 		goto fail;
 	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
-		goto fail;
-	if (type != SOCK_STREAM)
-		return fd;
-	/* SO_REUSEADDR: a client's address and port may still be in
-	 * TIME_WAIT from its last connection.  IP_BIND_ADDRESS_NO_PORT: a
-	 * source of port 0 leaves the choice to connect(), as go-mmproxy. */
-	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
-	    sockopt_set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1 ||
-	    sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
-	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -123,7 +113,16 @@ dial_upstream(int fd, const struct sockaddr_storage *target,
     const char **port_lost)
 {
 	*port_lost = NULL;
-	if (src != NULL && bind_source(fd, src, port_lost) == -1)
+	if (sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
+		return -1;
+	/* SO_REUSEADDR: a client's address and port may still be in
+	 * TIME_WAIT from its last connection.  IP_BIND_ADDRESS_NO_PORT: a
+	 * source of port 0 leaves the choice to connect(), as go-mmproxy. */
+	if (src != NULL && (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR,
+	    1) == -1 || (addr_port(src) == 0 && sockopt_set_int(fd, SOL_IP,
+	    IP_BIND_ADDRESS_NO_PORT, 1) == -1) ||
+	    bind_source(fd, src, port_lost) == -1))
 		return -1;
 	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1) {
 		if (errno != EINPROGRESS && errno != EINTR)

@@ -9,7 +9,8 @@
  *      closing fds, memory (no executable mapping), the clock, exit, and
  *      what libc's own paths use (abort, the clock_gettime fallback,
  *      getrandom for malloc).
- *   3. Allowed with their arguments checked: setsockopt (SO_LINGER only),
+ *   3. Allowed with their arguments checked: setsockopt (SO_LINGER,
+ *      SO_REUSEADDR, IP_BIND_ADDRESS_NO_PORT, TCP_SYNCNT, TCP_NODELAY),
  *      getsockopt (SO_ERROR only), fcntl (the commands used), tgkill
  *      (SIGABRT only, for abort()).
  *   4. socket() fails with EACCES: a worker never makes a socket (the
@@ -24,6 +25,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -42,6 +45,10 @@
 #define SANDBOX_ARCH	AUDIT_ARCH_AARCH64
 #else
 #error "mmproxy's seccomp filter knows x86_64 and aarch64 only"
+#endif
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
 #endif
 
 #define ARG_LO(n)	(offsetof(struct seccomp_data, args[n]) + \
@@ -87,6 +94,16 @@
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (v), 0, 3), \
 	LOAD(ARG_LO(m)), \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (w), 0, 1), \
+	RET(SECCOMP_RET_ALLOW), \
+	KILL
+
+/* Inside the setsockopt check, argument 1 loaded: at level, only the
+ * options a and b (argument 2); another option at that level is killed. */
+#define SOCKOPT_LEVEL(level, a, b) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (level), 0, 5), \
+	LOAD(ARG_LO(2)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (a), 1, 0), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (b), 0, 1), \
 	RET(SECCOMP_RET_ALLOW), \
 	KILL
 
@@ -193,7 +210,13 @@ static const struct sock_filter worker_filter[] = {
 	ALLOW(__NR_gettid),
 
 	/* 3. With their arguments checked. */
-	ALLOW_ARG2(__NR_setsockopt, 1, SOL_SOCKET, 2, SO_LINGER),
+	/* setsockopt: what dial_upstream() and the relay set, no more. */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 20),
+	LOAD(ARG_LO(1)),
+	SOCKOPT_LEVEL(SOL_SOCKET, SO_LINGER, SO_REUSEADDR),
+	SOCKOPT_LEVEL(SOL_IP, IP_BIND_ADDRESS_NO_PORT, IP_BIND_ADDRESS_NO_PORT),
+	SOCKOPT_LEVEL(IPPROTO_TCP, TCP_SYNCNT, TCP_NODELAY),
+	KILL,
 	ALLOW_ARG2(__NR_getsockopt, 1, SOL_SOCKET, 2, SO_ERROR),
 	ALLOW_ARG4(__NR_fcntl, 1, F_GETFL, F_SETFL, F_GETPIPE_SZ,
 	    F_SETPIPE_SZ),

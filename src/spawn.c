@@ -48,9 +48,9 @@ spawn_check(const struct spawn_image *img)
 }
 
 /*
- * In the child, between fork and exec: the channel on fd 3, the socket
+ * In the child, between vfork and exec: the channel on fd 3, the socket
  * channel (or nothing) on fd 4, nothing else but stdio; then the image.
- * Only syscalls here: the child still runs in the supervisor's image.
+ * Only syscalls here: the child still runs in the supervisor's memory.
  */
 static void __attribute__((noreturn))
 child_exec(const struct spawn_image *img, int ctl, int sockch)
@@ -97,7 +97,10 @@ spawn_worker(const struct spawn_image *img, const struct options *opt,
 	copy.allowed_subnets_path = NULL;
 	memset(&copy.allowed, 0, sizeof(copy.allowed));
 	copy.user = NULL;
-	if ((pid = fork()) == -1)
+	/* vfork: the supervisor's page tables are not copied for a child
+	 * that only moves fds and executes; the supervisor waits the few
+	 * microseconds until the exec. */
+	if ((pid = vfork()) == -1)
 		return -1;
 	if (pid == 0)
 		child_exec(img, ctl, sockch);

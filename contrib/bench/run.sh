@@ -74,7 +74,7 @@ fi
 
 cleanup() {
 	netns_remove "$NS"
-	rm -rf "$TMP"
+	[ -n "${BENCH_KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 
@@ -106,7 +106,8 @@ start_target() {
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return ;;
 	# Not through in_ns: $! must be the proxy itself (ip and taskset exec).
 	mmproxy) ip netns exec "$NS" $PIN_PROXY "$BUILD/mmproxy" -l 127.0.0.1:$PORT_PROXY \
-	    -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE + 100)) >"$TMP/proxy.log" 2>&1 & ;;
+	    -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE + 100)) ${MMPROXY_FLAGS:-} \
+	    >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy) ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -l 127.0.0.1:$PORT_PROXY \
 	    -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
 	esac
