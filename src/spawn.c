@@ -52,13 +52,43 @@ spawn_check(const struct spawn_image *img)
  * channel (or nothing) on fd 4, nothing else but stdio; then the image.
  * Only syscalls here: the child still runs in the supervisor's memory.
  */
+/* Close every fd from 3 on but the (up to three) in keep. */
+static int
+close_all_but(const int keep[3])
+{
+	int k[3] = { keep[0], keep[1], keep[2] }, i, j, from = 3;
+
+	for (i = 0; i < 3; i++)		/* sort, -1s first */
+		for (j = i + 1; j < 3; j++)
+			if (k[j] < k[i]) {
+				int t = k[i];
+				k[i] = k[j];
+				k[j] = t;
+			}
+	for (i = 0; i < 3; i++) {
+		if (k[i] < from)
+			continue;
+		if (k[i] > from && close_range((unsigned)from,
+		    (unsigned)k[i] - 1, 0) == -1)
+			return -1;
+		from = k[i] + 1;
+	}
+	return close_range((unsigned)from, ~0U, 0);
+}
+
 static void __attribute__((noreturn))
 child_exec(const struct spawn_image *img, int ctl, int sockch)
 {
 	char *argv[] = { (char *)img->argv0, (char *)WORKER_ARG, NULL };
+	int keep[3] = { img->fd, ctl, sockch };
 	int exe, c, k = -1;
 
-	/* Above every fd in use first, so the dup2s below clobber nothing. */
+	/* The listeners and other workers' channels are not this worker's
+	 * (HAZARDS 7).  Closed first: near RLIMIT_NOFILE, the moves below
+	 * need room. */
+	if (close_all_but(keep) == -1)
+		_exit(126);
+	/* Above fds 3 and 4 first, so the dup2s below clobber nothing. */
 	exe = fcntl(img->fd, F_DUPFD_CLOEXEC, WORKER_SOCKCH_FD + 1);
 	c = fcntl(ctl, F_DUPFD_CLOEXEC, WORKER_SOCKCH_FD + 1);
 	if (sockch != -1)
@@ -69,11 +99,7 @@ child_exec(const struct spawn_image *img, int ctl, int sockch)
 		_exit(126);
 	if (k == -1)
 		(void)close(WORKER_SOCKCH_FD);
-	/* The listeners and other workers' channels are not this worker's
-	 * (HAZARDS 7); exe is close-on-exec and goes with the exec. */
-	if (close_range(WORKER_SOCKCH_FD + 1, (unsigned)exe - 1, 0) == -1 ||
-	    close_range((unsigned)exe + 1, ~0U, 0) == -1)
-		_exit(126);
+	/* exe is close-on-exec, as are the copies: they go with the exec. */
 	execveat(exe, "", argv, environ, AT_EMPTY_PATH);
 	_exit(127);
 }

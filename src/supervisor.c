@@ -62,12 +62,14 @@ struct supervisor {
 	int64_t			 backoff_until_ms;	/* no accept or spawn before */
 	int			 full_logged;
 	int			 spawn_failing;	/* logged once until a spawn works */
+	int			 accept_failing;	/* the same for accept */
 	int			 stopping;	/* draining after SIGTERM */
 	size_t			 min_idle;	/* fewest idle since trim_at_ms */
 	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
 	struct subnet_list	 allowed;	/* -allowed-subnets; SIGHUP */
 	struct log_limit	 drop_limit;	/* TCP drops at accept */
 	struct udp_side		*udp;		/* -p udp */
+	int			 prepare_warned[2];	/* a family we cannot make */
 	uint8_t			*ctlbuf;	/* a worker's message (UDP) */
 };
 
@@ -238,6 +240,26 @@ log_worker_exit(const struct worker_slot *w, int status, int stopping)
 		    (int)w->pid);
 }
 
+/*
+ * A worker that ended with spawn.c's exec failure codes before its first
+ * job never started: back off as for a failed fork, rather than start
+ * another at once, and again, in a loop.
+ */
+static void
+spawn_failed_check(struct supervisor *s, const struct worker_slot *w,
+    int status)
+{
+	if (!WIFEXITED(status) || w->conn_id != 0 ||
+	    (WEXITSTATUS(status) != 126 && WEXITSTATUS(status) != 127))
+		return;
+	s->backoff_until_ms = now_ms() + BACKOFF_MS;
+	if (!s->spawn_failing)
+		log_line(LOG_ERRORS, "spawn error=\"the worker could not be "
+		    "executed\" status=%d workers=%zu", WEXITSTATUS(status),
+		    s->nw);
+	s->spawn_failing = 1;
+}
+
 static void
 pool_reap(struct supervisor *s)
 {
@@ -251,6 +273,7 @@ pool_reap(struct supervisor *s)
 		if (i == s->nw)
 			continue;
 		log_worker_exit(&s->w[i], status, s->stopping);
+		spawn_failed_check(s, &s->w[i], status);
 		worker_retire(&s->w[i]);
 		if (s->udp != NULL)
 			udp_worker_done(s->udp, pid);
@@ -292,8 +315,11 @@ socket_answer(struct supervisor *s, struct worker_slot *w,
 
 /*
  * Make the prepared upstream sockets worker w's stock lacks (its want
- * bits), to go with its next job.  Returns 0 when it has them all, or -1
- * (logged, rate-limited) when one could not be made.
+ * bits), to go with its next job.  Returns 0, or -1 (logged, rate-limited)
+ * when one could not be made for want of fds or memory: the caller waits
+ * rather than take a connection it could not serve.  A family the host
+ * cannot make at all (IPv6 disabled) is logged once and left out: its
+ * clients are dropped by the worker as socket_failed, the others served.
  */
 static int
 stock_prepare(struct supervisor *s, struct worker_slot *w)
@@ -305,10 +331,18 @@ stock_prepare(struct supervisor *s, struct worker_slot *w)
 		if (!(w->want & UPSTREAM_BIT(family[i])) || w->stock[i] != -1)
 			continue;
 		w->stock[i] = dial_prepare(family[i], SOCK_STREAM, s->opt->mark);
-		if (w->stock[i] == -1) {
+		if (w->stock[i] != -1)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
 			log_prepare_error(s, family[i]);
 			return -1;
 		}
+		if (!s->prepare_warned[i])
+			log_line(LOG_ALWAYS, "prepare family=%s error=\"%s\": "
+			    "its clients will be dropped", i ? "ipv6" : "ipv4",
+			    strerror(errno));
+		s->prepare_warned[i] = 1;
 	}
 	return 0;
 }
@@ -529,6 +563,7 @@ accept_some(struct supervisor *s, int lfd)
 		fd = accept4(lfd, (struct sockaddr *)&peer, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
+			s->accept_failing = 0;
 			accepted(s, fd, &peer);
 			continue;
 		}
@@ -536,8 +571,11 @@ accept_some(struct supervisor *s, int lfd)
 			return;
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
-			log_line(LOG_ERRORS, "accept error=\"%s\" backoff_ms=%d",
-			    strerror(errno), BACKOFF_MS);
+			/* Once per episode: it is retried every BACKOFF_MS. */
+			if (!s->accept_failing)
+				log_line(LOG_ERRORS, "accept error=\"%s\" "
+				    "backoff_ms=%d", strerror(errno), BACKOFF_MS);
+			s->accept_failing = 1;
 			s->backoff_until_ms = now_ms() + BACKOFF_MS;
 			return;
 		}

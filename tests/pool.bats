@@ -58,6 +58,7 @@ teardown() {
 	kill -0 "$MM_PID"
 	# Logged once for the episode, not every time it retried.
 	[ "$(grep -c '^spawn error=' "$MM_LOG")" -le 2 ]
+	[ "$(grep -c '^accept error=' "$MM_LOG")" -le 2 ]
 }
 
 @test "after a burst, idle workers beyond twice -workers exit" {
@@ -109,13 +110,15 @@ teardown() {
 }
 
 @test "out of file descriptors, mmproxy keeps serving once connections end" {
-	# 16 fds: stdio, the listener, the signalfd and about ten workers'
-	# channels.  Fifteen held clients need more workers than that.
+	# 16 fds: stdio, the binary, the listener, the signalfd, and workers'
+	# channels and prepared sockets.  Fifteen held clients need more
+	# workers than that.
 	MM_WRAP="prlimit --nofile=16:16 $MMPROXY_BUILD/tests/closefds" start_mmproxy -workers 2 -max-conns 100
 	for i in $(seq 1 15); do
 		nsx "$PP_CLIENT" --text "PROXY TCP4 198.51.100.$i 127.0.0.1 40000 8443\\r\\n" --hold-ms 60000 127.0.0.1:8443 3>&- &
 	done
-	wait_log '^spawn error="Too many open files" workers=[0-9]+$'
+	# Whichever needs an fd first, a worker's channel or the accept, fails.
+	wait_log '^(spawn|accept) error="Too many open files" (workers|backoff_ms)=[0-9]+$'
 	served=$(grep -c '^connect id=' "$MM_LOG")
 	[ "$served" -lt 15 ]
 	wait_for "the rest in the accept queue" eval '[ "$(accept_queue 8443)" -eq $((15 - served)) ]'
@@ -125,6 +128,7 @@ teardown() {
 	kill -0 "$MM_PID"
 	# Logged once for the episode, not every time it retried.
 	[ "$(grep -c '^spawn error=' "$MM_LOG")" -le 2 ]
+	[ "$(grep -c '^accept error=' "$MM_LOG")" -le 2 ]
 }
 
 @test "a worker may not dump core, fork, or open more fds than it needs" {
