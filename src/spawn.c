@@ -47,11 +47,6 @@ spawn_check(const struct spawn_image *img)
 		fatal("executing our own binary for the workers");
 }
 
-/*
- * In the child, between vfork and exec: the channel on fd 3, the socket
- * channel (or nothing) on fd 4, nothing else but stdio; then the image.
- * Only syscalls here: the child still runs in the supervisor's memory.
- */
 /* Close every fd from 3 on but the (up to three) in keep. */
 static int
 close_all_but(const int keep[3])
@@ -76,6 +71,11 @@ close_all_but(const int keep[3])
 	return close_range((unsigned)from, ~0U, 0);
 }
 
+/*
+ * In the child, between vfork and exec: the channel on fd 3, the socket
+ * channel (or nothing) on fd 4, nothing else but stdio; then the image.
+ * Only syscalls here: the child still runs in the supervisor's memory.
+ */
 static void __attribute__((noreturn))
 child_exec(const struct spawn_image *img, int ctl, int sockch)
 {
@@ -105,7 +105,7 @@ child_exec(const struct spawn_image *img, int ctl, int sockch)
 }
 
 /*
- * Start a worker: fork, and in the child execute img with ctl (the
+ * Start a worker: vfork, and in the child execute img with ctl (the
  * worker's end of its channel) and sockch (its end of the socket channel,
  * or -1).  Then its options go down parent_ctl, the supervisor's end.
  * Returns the pid, or -1 with errno set.

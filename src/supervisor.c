@@ -63,6 +63,7 @@ struct supervisor {
 	int			 full_logged;
 	int			 spawn_failing;	/* logged once until a spawn works */
 	int			 accept_failing;	/* the same for accept */
+	int			 prepare_failing;	/* and for upstream sockets */
 	int			 stopping;	/* draining after SIGTERM */
 	size_t			 min_idle;	/* fewest idle since trim_at_ms */
 	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
@@ -281,13 +282,21 @@ pool_reap(struct supervisor *s)
 	}
 }
 
-/* A prepared socket could not be made: logged, rate-limited. */
+/*
+ * Whether a prepared socket could be made (fd, or -1 with errno): a
+ * failure is logged once per episode, as it is retried every BACKOFF_MS.
+ */
 static void
-log_prepare_error(struct supervisor *s, int family)
+prepare_result(struct supervisor *s, int family, int fd)
 {
-	if (log_limit_allow(&s->drop_limit))
+	if (fd != -1) {
+		s->prepare_failing = 0;
+		return;
+	}
+	if (!s->prepare_failing)
 		log_line(LOG_ERRORS, "prepare family=%s error=\"%s\"",
 		    family == AF_INET6 ? "ipv6" : "ipv4", strerror(errno));
+	s->prepare_failing = 1;
 }
 
 /*
@@ -304,8 +313,7 @@ socket_answer(struct supervisor *s, struct worker_slot *w,
 	    .conn_id = req->conn_id, .upstream = req->upstream };
 	int fd = dial_prepare(family, SOCK_DGRAM, s->opt->mark);
 
-	if (fd == -1)
-		log_prepare_error(s, family);
+	prepare_result(s, family, fd);
 	h.nfds = fd != -1;
 	if (w->sockch != -1)
 		(void)fdpass_send(w->sockch, &h, &fd, NULL);
@@ -331,11 +339,13 @@ stock_prepare(struct supervisor *s, struct worker_slot *w)
 		if (!(w->want & UPSTREAM_BIT(family[i])) || w->stock[i] != -1)
 			continue;
 		w->stock[i] = dial_prepare(family[i], SOCK_STREAM, s->opt->mark);
-		if (w->stock[i] != -1)
+		if (w->stock[i] != -1) {
+			prepare_result(s, family[i], w->stock[i]);
 			continue;
+		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
-			log_prepare_error(s, family[i]);
+			prepare_result(s, family[i], -1);
 			return -1;
 		}
 		if (!s->prepare_warned[i])

@@ -247,7 +247,7 @@ log_connect(const struct conn *c, const char *port_lost)
 /*
  * The upstream connection: the prepared socket of target's family, taken
  * from the stock, bound to the client's address and connected.
- * Returns it, or -1 (dropped, logged; *failed: the backend's fault).
+ * Returns it, or -1 (dropped and logged: the backend could not be had).
  */
 static int
 conn_dial(const struct options *opt, struct conn *c, struct upstream_stock *st,
@@ -274,8 +274,8 @@ conn_dial(const struct options *opt, struct conn *c, struct upstream_stock *st,
 
 /*
  * Serve one accepted connection (non-blocking): header, dial, relay.
- * Closes client.  peer: its address if known (NULL: ask the socket).  The upstream socket
- * comes from st, which the caller refills.
+ * Closes client.  peer: its address if known (NULL: ask the socket).
+ * The upstream socket comes from st, which the caller refills.
  * Every way it can end is logged; none of them is fatal to the process.
  * Returns how it ended.
  */
@@ -328,7 +328,8 @@ out:
  * inetd style on fd 0), in this process, through worker_serve() like any
  * other.  Its upstream sockets are prepared first, one per family, so that
  * the process can become ra's user and give up its privileges
- * (worker_confine) before the first client byte is read.  mode names the launch mode for the log.
+ * (worker_confine) before the first client byte is read.  mode names the
+ * launch mode for the log.
  * Returns the exit status: 0 when it was relayed or dropped for the
  * client's fault (so scanners do not pile up failed units), 1 when the
  * backend could not be reached or the socket is unusable.
