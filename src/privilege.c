@@ -50,13 +50,24 @@ caps_get(struct __user_cap_data_struct *d)
 	return (int)syscall(SYS_capget, &h, d);
 }
 
-static int
-caps_set(uint32_t keep)
+/*
+ * Keep only the capabilities in keep (bits of the first 32), effective
+ * and permitted; none inheritable or ambient.  0 drops them all: what a
+ * worker does (worker_confine), and what an exec'd worker of a root
+ * supervisor, or of a binary with file capabilities, needs.
+ * Returns 0, or -1 with errno set.
+ */
+int
+privilege_keep_only(uint32_t keep)
 {
 	struct __user_cap_header_struct h = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
 
+	/* EINVAL: a kernel without ambient capabilities has none to clear. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		return -1;
 	memset(d, 0, sizeof(d));
 	d[0].effective = d[0].permitted = keep;
 	return (int)syscall(SYS_capset, &h, d);
@@ -92,19 +103,15 @@ privilege_drop(const struct run_as *ra, int udp)
 		fatal("reading our capabilities");
 	if (udp)
 		keep |= d[0].permitted & CAP_BIT(CAP_NET_BIND_SERVICE);
-	if (ra->set && become_user(ra) == -1)
-		fatal("-user: becoming uid %u gid %u", (unsigned)ra->uid,
-		    (unsigned)ra->gid);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
-	    errno != EINVAL)
-		fatal("clearing ambient capabilities");
-	if (caps_set(keep) == -1)
+	privilege_become(ra);
+	if (privilege_keep_only(keep) == -1)
 		fatal("keeping only CAP_NET_ADMIN");
 }
 
 /*
- * -inetd / Accept=yes: the one process that serves is a worker, so it
- * keeps nothing; only the user changes here (sandbox.c drops the rest).
+ * Become ra's user, if set, keeping the permitted capabilities.  Fatal
+ * in one line on error.  -inetd / Accept=yes call it alone: the one
+ * process that serves is a worker, which then keeps nothing.
  */
 void
 privilege_become(const struct run_as *ra)

@@ -3,6 +3,7 @@
 #define MMPROXY_PRIVILEGE_H
 
 #include <sys/types.h>
+#include <stdint.h>
 
 struct run_as {
 	int	set;		/* -user given */
@@ -13,5 +14,6 @@ struct run_as {
 void	privilege_resolve(const char *user, struct run_as *ra);
 void	privilege_drop(const struct run_as *ra, int udp);
 void	privilege_become(const struct run_as *ra);
+int	privilege_keep_only(uint32_t keep);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * The worker's sandbox: no capability, and a seccomp filter that lets a
- * worker do what serving needs and nothing else.  The policy, in order:
+ * The worker's seccomp filter: it lets a worker (which has given up every
+ * capability first, privilege.c) do what serving needs and nothing else.
+ * The policy, in order:
  *
  *   1. A syscall from any other ABI (i386, x32) kills the process: the
  *      numbers below are this architecture's only.
@@ -28,7 +29,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <linux/audit.h>
-#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <errno.h>
@@ -228,26 +228,6 @@ static const struct sock_filter worker_filter[] = {
 	/* 5. Everything else. */
 	KILL,
 };
-
-/*
- * Give up every capability, for good: the effective, permitted and
- * inheritable sets and the ambient one.  An exec'd worker of a root
- * supervisor starts with all of them, and one of a binary with file
- * capabilities with those.  Returns 0, or -1 with errno set.
- */
-int
-sandbox_drop_capabilities(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = { 0 };
-
-	/* EINVAL: a kernel without ambient capabilities has none to clear. */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
-	    errno != EINVAL)
-		return -1;
-	return (int)syscall(SYS_capset, &hdr, none);
-}
 
 /* Install the filter.  Returns 0, or -1 with errno set. */
 int

@@ -426,7 +426,7 @@ worker_confine(const struct options *opt)
 {
 	if (worker_limits(opt) == -1)
 		fatal("worker: resource limits");
-	if (sandbox_drop_capabilities() == -1)
+	if (privilege_keep_only(0) == -1)
 		fatal("worker: dropping capabilities");
 	if (opt->seccomp && sandbox_enter() == -1)
 		fatal("worker: installing the seccomp filter");
