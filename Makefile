@@ -12,10 +12,27 @@ WARNINGS = -Wall -Wextra -Werror -Wvla -Wshadow -Wpointer-arith \
 	-Wsign-compare -Wformat=2 -Wno-format-nonliteral
 MMCFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS)
 
-# STATIC=1: a static binary (fewer mappings and page tables per worker).
+# STATIC=1: a static glibc binary (fewer mappings and page tables per
+# worker).  Static builds are static-pie: each exec'd worker must get its
+# own addresses (spawn.c), the binary's included.
 ifeq ($(STATIC),1)
 BUILD	?= build-static
-LDFLAGS	+= -static
+LDFLAGS	+= -static-pie
+endif
+
+# MUSL=1: a static-pie musl binary (Debian's musl-tools), the lean image
+# the README recommends for production.  musl-gcc's specs know no
+# static-pie, so ours is made from them; they hide the system headers, so
+# the kernel's UAPI headers are reached through a directory of links.
+ifeq ($(MUSL),1)
+BUILD	?= build-musl
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+MUSL_SPECS_IN ?= /usr/lib/$(MULTIARCH:-gnu=-musl)/musl-gcc.specs
+MUSL_SPECS = $(BUILD)/musl.specs
+CC	= gcc -specs $(MUSL_SPECS)
+LDFLAGS	+= -static-pie
+KINCLUDE = $(BUILD)/kinclude
+CPPFLAGS += -isystem $(KINCLUDE)
 endif
 
 ifeq ($(SANITIZE),1)
@@ -82,9 +99,22 @@ all: $(BUILD)/mmproxy
 $(BUILD)/mmproxy: $(OBJS)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
 
-$(BUILD)/obj/%.o: src/%.c src/*.h
+$(BUILD)/obj/%.o: src/%.c src/*.h | $(KINCLUDE)
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+ifdef KINCLUDE
+$(KINCLUDE):
+	@[ -r $(MUSL_SPECS_IN) ] || { echo "mmproxy: MUSL=1 needs musl-tools (apt-get install musl-tools)" >&2; exit 1; }
+	@mkdir -p $@
+	sed -e 's|%{!shared: \([^ ]*\)/Scrt1.o}|%{static-pie: \1/rcrt1.o; !shared: \1/Scrt1.o}|' \
+	    -e 's|^-dynamic-linker \([^ ]*\) -nostdlib|%{static-pie:-static -pie --no-dynamic-linker -z text; :-dynamic-linker \1} -nostdlib|' \
+	    $(MUSL_SPECS_IN) >$(MUSL_SPECS)
+	grep -q rcrt1.o $(MUSL_SPECS)
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $@/asm
+endif
 
 helpers: $(HELPERS) $(BENCH_TOOLS)
 
@@ -125,18 +155,20 @@ $(BUILD)/tests/test_subnet: tests/unit/test_subnet.c $(BUILD)/obj/subnet.o $(BUI
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $^
 
 # A bounded libFuzzer run of the parser, the whole suite (bats, network
-# namespaces, as root), then the suite again with ASan+UBSan.
+# namespaces, as root), the suite again on the lean build (static musl, its
+# own syscall set under the filter), then with ASan+UBSan.
 # SANITIZE=1 runs the sanitizer pass only.
 check:
 	@tests/deps.sh
 ifneq ($(SANITIZE),1)
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) test
+	$(MAKE) test MUSL=1
 endif
 	$(MAKE) test SANITIZE=1
 
 test: all helpers lint-man
-	@tests/run.sh $(if $(filter 1,$(SANITIZE)),asan,tests) $(abspath $(BUILD))
+	@tests/run.sh $(if $(filter 1,$(SANITIZE)),asan,$(if $(filter 1,$(MUSL)),musl,tests)) $(abspath $(BUILD))
 
 demo: all helpers
 	@contrib/demo.sh $(abspath $(BUILD))
@@ -165,4 +197,4 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mmproxy $(DESTDIR)$(MANDIR)/man8/mmproxy.8
 
 clean:
-	rm -rf build build-san build-static
+	rm -rf build build-san build-static build-musl

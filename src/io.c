@@ -1,4 +1,5 @@
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <time.h>
@@ -100,4 +101,14 @@ int
 sockopt_set_int(int fd, int level, int opt, int val)
 {
 	return setsockopt(fd, level, opt, &val, sizeof(val));
+}
+
+/*
+ * close_range(2) by number (musl, the lean build's libc, has no wrapper):
+ * close fds first..last.  Returns 0, or -1 with errno set.
+ */
+int
+close_fds(unsigned first, unsigned last)
+{
+	return (int)syscall(SYS_close_range, first, last, 0);
 }

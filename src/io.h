@@ -11,6 +11,7 @@ int	ms_until(int64_t deadline_ms);
 int	timeout_min(int a, int b);
 int	fd_set_nonblock(int fd);
 int	close_fail(int fd);
+int	close_fds(unsigned first, unsigned last);
 int	sockopt_set_int(int fd, int level, int opt, int val);
 
 #endif

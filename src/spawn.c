@@ -9,6 +9,7 @@
  * and no file is read again.
  */
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "io.h"
 #include "log.h"
 #include "spawn.h"
 #include "worker.h"
@@ -24,6 +26,13 @@
 #define WORKER_ARG	"--mmproxy-worker"	/* argv[1] of an exec'd worker */
 
 extern char **environ;
+
+/* execveat(2) by number: musl, the lean build's libc, has no wrapper. */
+static int
+sys_execveat(int fd, char *const argv[])
+{
+	return (int)syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+}
 
 /* Open our own binary, before anything can replace it.  Fatal on error. */
 void
@@ -63,12 +72,12 @@ close_all_but(const int keep[3])
 	for (i = 0; i < 3; i++) {
 		if (k[i] < from)
 			continue;
-		if (k[i] > from && close_range((unsigned)from,
-		    (unsigned)k[i] - 1, 0) == -1)
+		if (k[i] > from && close_fds((unsigned)from,
+		    (unsigned)k[i] - 1) == -1)
 			return -1;
 		from = k[i] + 1;
 	}
-	return close_range((unsigned)from, ~0U, 0);
+	return close_fds((unsigned)from, ~0U);
 }
 
 /*
@@ -100,7 +109,7 @@ child_exec(const struct spawn_image *img, int ctl, int sockch)
 	if (k == -1)
 		(void)close(WORKER_SOCKCH_FD);
 	/* exe is close-on-exec, as are the copies: they go with the exec. */
-	execveat(exe, "", argv, environ, AT_EMPTY_PATH);
+	(void)sys_execveat(exe, argv);
 	_exit(127);
 }
 

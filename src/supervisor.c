@@ -656,7 +656,8 @@ supervisor_stop(struct supervisor *s, int sig)
 	unsigned i;
 
 	notify_state("STOPPING=1");
-	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu", sigabbrev_np(sig),
+	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu",
+	    sig == SIGINT ? "INT" : "TERM",
 	    s->nw);
 	s->stopping = 1;
 	for (i = 0; i < s->nlisteners; i++)

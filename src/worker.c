@@ -541,7 +541,7 @@ worker_main(const struct options *opt)
 
 	worker_signals();
 	/* Only what spawn.c handed over stays open (HAZARDS 7). */
-	if (close_range(WORKER_SOCKCH_FD + 1, ~0U, 0) == -1 ||
+	if (close_fds(WORKER_SOCKCH_FD + 1, ~0U) == -1 ||
 	    (!opt->udp && close(WORKER_SOCKCH_FD) == -1 && errno != EBADF))
 		fatal("worker: closing inherited fds");
 	if (cap > 0 && (payload = malloc(cap)) == NULL)

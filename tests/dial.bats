@@ -29,7 +29,7 @@ teardown() {
 	start_mmproxy -v 1 -4 192.0.2.1:443
 	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n' --read --timeout-ms 20000
 	[ -z "$output" ]
-	wait_log 'target=192\.0\.2\.1:443 reason=dial_failed error="(No route to host|Network is unreachable)"$'
+	wait_log 'target=192\.0\.2\.1:443 reason=dial_failed error="(No route to host|Network is unreachable|Host is unreachable|Network unreachable)"$'
 	refute_backend_connection
 }
 
@@ -40,6 +40,6 @@ teardown() {
 	# The same client address and port again, to the same backend.
 	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n' --read --timeout-ms 20000
 	[ -z "$output" ]
-	wait_log '^drop id=2 .*reason=dial_failed error="(Address already in use|Cannot assign requested address)"$'
+	wait_log '^drop id=2 .*reason=dial_failed error="(Address already in use|Cannot assign requested address|Address in use|Address not available)"$'
 	assert_still_serving
 }

@@ -118,7 +118,7 @@ teardown() {
 	done
 	# Whichever needs an fd first fails: a worker's channel, the accept, or
 	# a prepared upstream socket (then the connection waits in the backlog).
-	wait_log '^(spawn|accept|prepare) (family=ipv[46] )?error="Too many open files"( workers=[0-9]+| backoff_ms=[0-9]+)?$'
+	wait_log '^(spawn|accept|prepare) (family=ipv[46] )?error="(Too many open files|No file descriptors available)"( workers=[0-9]+| backoff_ms=[0-9]+)?$'
 	served=$(grep -c '^connect id=' "$MM_LOG")
 	[ "$served" -lt 15 ]
 	wait_for "the rest in the accept queue" eval '[ "$(accept_queue 8443)" -eq $((15 - served)) ]'
