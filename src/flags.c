@@ -222,6 +222,9 @@ static const struct flag flags[] = {
 	{ "seccomp", NULL, set_seccomp, 0, 0, 0, 0, 1,
 	  "Workers run under their syscall filter (default true; =false to "
 	  "debug)" },
+	{ "spin", "n", NUMBER(spin, 0, 100000, 10), 1,
+	  "Polls a worker makes, yielding between them, before it sleeps "
+	  "(default 200; 0: never)" },
 	{ "user", "name", set_user, 0, 0, 0, 0, 1,
 	  "After binding, run as this user with only CAP_NET_ADMIN (default: "
 	  "stay)" },
@@ -244,8 +247,8 @@ flags_usage(void)
 	    "               [-inetd] [-max-conns n] [-max-flows n] "
 	    "[-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "
-	    "[-user name]\n"
-	    "               [-v level] [-workers n]\n\n");
+	    "[-spin n]\n"
+	    "               [-user name] [-v level] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)
@@ -275,6 +278,7 @@ defaults(struct options *o)
 	o->max_flows = 256;
 	o->drain_timeout = 30;
 	o->seccomp = 1;
+	o->spin = 200;
 }
 
 static const struct flag *

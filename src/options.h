@@ -29,6 +29,7 @@ struct options {
 	unsigned		 max_conns;	/* connections (UDP: peers) at once */
 	unsigned		 max_flows;	/* UDP flows per peer */
 	int			 relay_splice;	/* -relay splice */
+	unsigned		 spin;		/* -spin: polls before sleeping */
 	unsigned		 drain_timeout;	/* seconds, after SIGTERM */
 	unsigned		 notify_fd;	/* -notify-fd; 0: none */
 	int			 seccomp;	/* -seccomp, on by default */

@@ -8,33 +8,39 @@
  * on one side becomes shutdown(SHUT_WR) on the other (half-close) and the
  * other direction carries on; an error on either side resets both.
  *
- * A worker serves many connections one after another: the pipes and the
- * fallback buffer are made once per process and kept.  A connection that
- * ends with bytes still in a pipe takes that pipe with it.
+ * A worker serves many connections one after another: the pipes are made
+ * once per process and kept (their pages are only taken while bytes are in
+ * flight).  A connection that ends with bytes still in a pipe takes that
+ * pipe with it.  Copy buffers are mapped when a direction's first bytes
+ * arrive and unmapped when the connection ends: an idle connection has
+ * none, and an idle worker does not keep the pages its last client wrote.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdlib.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "relay.h"
 
 #define RELAY_PIPE	(256 * 1024)	/* pipe size asked for */
-#define RELAY_BUF	(64 * 1024)	/* copy buffer: below malloc's mmap threshold */
+#ifndef RELAY_BUF
+#define RELAY_BUF	(64 * 1024)	/* copy buffer per direction */
+#endif
 
 /* Per worker process: see above. */
 static struct {
 	int	 pipe[2][2];		/* per direction; -1 when not made */
 	size_t	 pipe_cap;
-	uint8_t	*buf[2];		/* read/write fallback */
-} cache = { { { -1, -1 }, { -1, -1 } }, 0, { NULL, NULL } };
+} cache = { { { -1, -1 }, { -1, -1 } }, 0 };
 
 struct direction {
 	int		 from, to;
-	int		 k;		/* which cached pipe or buffer */
-	int		*pipe;		/* NULL: copy through a buffer */
+	int		 k;		/* which cached pipe */
+	int		*pipe;		/* NULL: copy through buf */
+	uint8_t		*buf;		/* copy buffer, mapped on first use */
 	const uint8_t	*pend;		/* copy mode, or early bytes */
 	size_t		 pend_len;
 	size_t		 in_pipe;	/* bytes spliced in, not yet out */
@@ -126,15 +132,28 @@ fill(struct direction *d)
 			d->in_pipe = (size_t)n;
 		return n;
 	}
-	if (cache.buf[d->k] == NULL &&
-	    (cache.buf[d->k] = malloc(RELAY_BUF)) == NULL)
-		return -1;
-	n = read(d->from, cache.buf[d->k], RELAY_BUF);
+	if (d->buf == NULL) {
+		/* Its own mapping, not malloc's: given back whole at the end. */
+		void *p = mmap(NULL, RELAY_BUF, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		d->buf = p;
+	}
+	n = read(d->from, d->buf, RELAY_BUF);
 	if (n > 0) {
-		d->pend = cache.buf[d->k];
+		d->pend = d->buf;
 		d->pend_len = (size_t)n;
 	}
 	return n;
+}
+
+static void
+direction_release(struct direction *d)
+{
+	if (d->buf != NULL)
+		(void)munmap(d->buf, RELAY_BUF);
+	d->buf = NULL;
 }
 
 static int
@@ -194,6 +213,51 @@ wants(const struct direction *rd, const struct direction *wr)
 	return ev;
 }
 
+/*
+ * Waiting for the next event.  Waking a sleeping worker costs more than
+ * the work it wakes for (two context switches and, across CPUs, an
+ * interrupt), so a worker first polls without sleeping, up to -spin times,
+ * giving the CPU to any other runnable worker between polls: under load
+ * the workers take turns instead of waking each other, and a quick peer's
+ * answer is found without a wake-up.  Polls are counted rather than timed
+ * so that the CPU one worker spends is bounded however many take turns.
+ * A connection whose peers keep answering after the window (a backend
+ * across a network, an interactive client) stops spinning, for twice as
+ * many events after each miss, so it burns next to nothing.
+ */
+struct spin {
+	unsigned	polls;		/* -spin; 0: never */
+	unsigned	misses;		/* windows missed in a row */
+	unsigned	skip;		/* events to wait for without spinning */
+};
+
+#define SPIN_BACKOFF_MAX	10	/* skip up to 1023 events */
+
+static int
+wait_event(struct pollfd pfd[2], struct spin *s)
+{
+	unsigned i;
+	int n;
+
+	if (s->polls == 0)
+		return poll(pfd, 2, -1);
+	if (s->skip > 0) {
+		s->skip--;
+		return poll(pfd, 2, -1);
+	}
+	for (i = 0; i < s->polls; i++) {
+		if ((n = poll(pfd, 2, 0)) != 0) {
+			s->misses = 0;
+			return n;
+		}
+		(void)sched_yield();
+	}
+	if (s->misses < SPIN_BACKOFF_MAX)
+		s->misses++;
+	s->skip = (1u << s->misses) - 1;
+	return poll(pfd, 2, -1);
+}
+
 /* A reset, not a FIN: the peer must not take a broken stream as complete. */
 static void
 set_reset_on_close(int fd)
@@ -206,21 +270,25 @@ set_reset_on_close(int fd)
 /*
  * Relay between two connected non-blocking sockets until both directions
  * have ended.  early (may be empty) is sent upstream first: the bytes that
- * came with the PROXY header.  use_splice: -relay splice.  The caller
- * closes both fds.
+ * came with the PROXY header.  use_splice: -relay splice.  spin_polls:
+ * -spin (see wait_event).  The caller closes both fds.
  * Returns 0 when both directions ended cleanly, -1 on an error (errno and
  * res->side set; both sockets then reset on close).  res counts the bytes.
  */
 int
 relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
-    int use_splice, struct relay_result *res)
+    int use_splice, unsigned spin_polls, struct relay_result *res)
 {
+	struct spin spin = { spin_polls, 0, 0 };
 	struct direction up = { .from = client, .to = upstream, .pend = early,
 	    .pend_len = early_len, .from_name = "client", .to_name = "upstream" };
 	struct direction down = { .from = upstream, .to = client,
 	    .from_name = "upstream", .to_name = "client" };
 	const short readable = POLLIN | POLLHUP | POLLERR;
-	int rc = 0, first = 1;
+	/* Early bytes go out before the first poll; nothing is read before
+	 * poll says so (a read that would block costs a syscall, and its
+	 * buffer pages). */
+	int rc = 0, first = early_len > 0;
 
 	res->side = NULL;
 	res->error = 0;
@@ -237,16 +305,14 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 		pfd[0].fd = pfd[0].events ? client : -1;
 		pfd[1].fd = pfd[1].events ? upstream : -1;
 		pfd[0].revents = pfd[1].revents = 0;
-		/* The first round tries without asking: early bytes, and
-		 * payload that came right behind the header. */
-		if (!first && poll(pfd, 2, -1) == -1 && errno != EINTR) {
+		if (!first && wait_event(pfd, &spin) == -1 && errno != EINTR) {
 			res->side = "relay";
 			rc = -1;
 			break;
 		}
-		if (direction_step(&up, first || (pfd[0].revents & readable),
+		if (direction_step(&up, pfd[0].revents & readable,
 		    &res->side) == -1 ||
-		    direction_step(&down, first || (pfd[1].revents & readable),
+		    direction_step(&down, pfd[1].revents & readable,
 		    &res->side) == -1) {
 			rc = -1;
 			break;
@@ -263,6 +329,8 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 		pipe_drop(cache.pipe[0]);
 	if (down.in_pipe > 0)
 		pipe_drop(cache.pipe[1]);
+	direction_release(&up);
+	direction_release(&down);
 	res->up = up.bytes;
 	res->down = down.bytes;
 	return rc;

@@ -14,6 +14,7 @@ struct relay_result {
 };
 
 int	relay_run(int client, int upstream, const uint8_t *early,
-	    size_t early_len, int use_splice, struct relay_result *res);
+	    size_t early_len, int use_splice, unsigned spin_polls,
+	    struct relay_result *res);
 
 #endif

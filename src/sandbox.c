@@ -183,6 +183,8 @@ static const struct sock_filter worker_filter[] = {
 	ALLOW(__NR_poll),
 #endif
 	ALLOW(__NR_ppoll),
+	/* Between polls of -spin: let another runnable worker go first. */
+	ALLOW(__NR_sched_yield),
 	/* The upstream socket the supervisor prepared: bound to the client's
 	 * address, connected.  getpeername: a peer whose address the hand-off
 	 * did not carry. */

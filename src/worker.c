@@ -312,7 +312,7 @@ worker_serve(const struct options *opt, int client, uint32_t id,
 		goto out;
 	}
 	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len,
-	    opt->relay_splice, &res);
+	    opt->relay_splice, opt->spin, &res);
 	log_close(&c, rc, &res);
 	close(up);
 	result = SERVE_RELAYED;

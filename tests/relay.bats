@@ -105,3 +105,42 @@ teardown() {
 	[ "$output" = "x" ]
 	wait_log '^close id=1 .* relay=copy up=2 down=2 end=eof$'
 }
+
+# The state letter of PID (R running, S sleeping, ...).
+proc_state() {
+	sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat"
+}
+
+@test "-spin: spinning or not, bulk both ways arrives intact, and a quiet connection's worker goes to sleep" {
+	start_backends echo
+	for spin in 0 100000; do
+		start_mmproxy -spin "$spin"
+		run pp --text "PROXY TCP4 198.51.100.7 127.0.0.1 4100${spin:0:1} 8443\\r\\n" --bulk 4194304 --timeout-ms 120000
+		echo "$output"
+		[[ "$output" =~ ^sent=4194304\ sent_sum=([0-9a-f]{16})\ recv=4194304\ recv_sum=([0-9a-f]{16})$ ]]
+		[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+		kill "$MM_PID"
+		wait "$MM_PID" || true
+	done
+	# One exchange, then silence: 100000 polls are a fraction of a second
+	# of spinning; after them the worker must sleep in poll, not burn CPU.
+	start_mmproxy -spin 100000
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.8 127.0.0.1 41010 8443\r\nping\n' \
+	    --hold-ms 60000 127.0.0.1:8443 >/dev/null 2>&1 3>&- &
+	hold=$!
+	wait_log '^connect id=1 '
+	w=$(sed -n 's/^accept id=1 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
+	[ -n "$w" ]
+	wait_log '^accept peer=198\.51\.100\.8:41010$' "$BE4_LOG"
+	wait_for "worker $w asleep in poll" eval "[ \"\$(proc_state $w)\" = S ] && grep -q poll /proc/$w/wchan"
+	kill "$hold"
+}
+
+@test "-spin takes a count from 0 to 100000" {
+	for bad in -1 100001 x; do
+		run "$MMPROXY" -spin "$bad"
+		[ "$status" -eq 2 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" =~ -spin ]]
+	done
+}
