@@ -90,6 +90,7 @@ FUZZ_SECONDS ?= 60
 
 BENCH_TOOLS = \
 	$(BUILD)/bench/echo \
+	$(BUILD)/bench/floor \
 	$(BUILD)/bench/loadgen
 
 .PHONY: all bench bench-tools check test helpers demo fuzz install uninstall clean lint-man
@@ -125,10 +126,17 @@ $(BUILD)/bench/%: contrib/bench/%.c $(BUILD)/obj/addr.o src/addr.h
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/obj/addr.o
 
-# Against no proxy and go-mmproxy (installed with apt-get when it can be);
+# Against no proxy and go-mmproxy (installed with apt-get when it can be),
+# the default build and the lean one (MUSL=1, when musl-gcc is there);
 # BENCH_FLAGS="--duration 10 --runs 5" and so on.
+LEAN_BUILD = build-musl
 bench: all bench-tools
-	@contrib/bench/run.sh $(abspath $(BUILD)) $(BENCH_FLAGS)
+	@if [ "$(MUSL)" != 1 ] && $(MAKE) -s MUSL=1 BUILD=$(LEAN_BUILD) all bench-tools >/dev/null; then \
+	    contrib/bench/run.sh $(abspath $(BUILD)) --lean $(abspath $(LEAN_BUILD)) $(BENCH_FLAGS); \
+	else \
+	    echo "mmproxy bench: no lean build (MUSL=1 needs musl-tools): its row is left out"; \
+	    contrib/bench/run.sh $(abspath $(BUILD)) $(BENCH_FLAGS); \
+	fi
 
 $(BUILD)/tests/%: tests/helpers/%.c tests/helpers/*.h $(BUILD)/obj/addr.o src/addr.h
 	@mkdir -p $(dir $@)

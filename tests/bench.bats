@@ -4,12 +4,14 @@
 
 load helpers
 
-@test "the benchmark runs each mode for one second and writes its results" {
+@test "the benchmark runs each mode for one second, prints the scaling table, writes its results and charts" {
 	require_root
 	out=$BATS_TEST_TMPDIR/results.json
 	before=$(ip netns list | grep -c '^mmproxy-bench-' || true)
-	run "$BATS_TEST_DIRNAME/../contrib/bench/run.sh" "$MMPROXY_BUILD" --duration 1 \
-	    --runs 1 --idle 20 --targets "direct mmproxy" --out "$out"
+	# The build under test stands in for the lean one too.
+	run "$BATS_TEST_DIRNAME/../contrib/bench/run.sh" "$MMPROXY_BUILD" --lean "$MMPROXY_BUILD" \
+	    --duration 1 --runs 1 --idle "20 30" --scale "1 5" \
+	    --targets "direct mmproxy mmproxy-lean" --out "$out"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# Every mode ran and moved data without errors through mmproxy.
@@ -26,6 +28,29 @@ load helpers
 	done
 	[[ "$output" =~ run\ 1\ mmproxy\ +mode=stream\ conns=50\ seconds=[0-9.]+\ up_mbps=[1-9] ]]
 	grep -E '^  run 1 mmproxy +idle mem_drop_kb=-?[0-9]+ accounted_kb=[1-9][0-9]* pss_kb=[0-9]+ upstream=20$' <<<"$output"
+	grep -E '^  run 1 mmproxy-lean +idle mem_drop_kb=-?[0-9]+ accounted_kb=[1-9][0-9]* pss_kb=[0-9]+ upstream=30$' <<<"$output"
+	# The floor: bare processes of the image, at each idle count.
+	grep -E '^  run 1 floor +idle mem_drop_kb=-?[0-9]+ accounted_kb=[1-9][0-9]*$' <<<"$output"
+	grep -E '^  run 1 floor-lean +idle mem_drop_kb=-?[0-9]+ accounted_kb=[1-9][0-9]*$' <<<"$output"
+	# Ping-pong at each scaling count, and the scaling table with its rows.
+	for c in 1 5; do
+		line=$(grep -E "^  run 1 mmproxy-lean +mode=pingpong conns=$c " <<<"$output")
+		[[ "$line" =~ \ errors=0\  ]]
+		[[ ! "$line" =~ \ ops=0\  ]]
+	done
+	grep -E '^\| +\| +kern@20 \| +kern@30 \| +req/s@1 \| +req/s@5 \| +p99@1 \| +p99@5 \|$' <<<"$output"
+	grep -E '^\| mmproxy-lean +\| +[1-9][0-9.]* \| +[1-9][0-9.]* \| +[1-9][0-9]* \| +[1-9][0-9]* \|' <<<"$output"
+	grep -E '^\| floor \(lean image\) +\| +[1-9][0-9.]* \| +[1-9][0-9.]* \| +- \|' <<<"$output"
+	grep -E '^  mmproxy-lean above floor \(lean image\): +@20 [-+][0-9.]+ KB +@30 [-+][0-9.]+ KB$' <<<"$output"
+	grep -q '"floor-lean": {"idle20_accounted_kb_per_conn": [1-9]' "$out"
+	grep -q '"pingpong5_rps": [1-9]' "$out"
+	if command -v gnuplot >/dev/null; then
+		for chart in idle-memory pingpong; do
+			[ "$(head -c 4 "$BATS_TEST_TMPDIR/$chart.png" | od -An -tx1 | xargs)" = "89 50 4e 47" ]
+		done
+	else
+		grep -q '^charts: skipped (no gnuplot' <<<"$output"
+	fi
 	grep -E '^\| mmproxy +\| +[1-9][0-9]* \|' <<<"$output"
 	grep -q '"mmproxy": {"stream_up_mbps": [1-9]' "$out"
 	grep -q '"direct": {"stream_up_mbps": [1-9]' "$out"

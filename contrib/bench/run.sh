@@ -2,27 +2,37 @@
 # make bench: the same load against no proxy, mmproxy and go-mmproxy, in
 # one run, in a network namespace; medians of --runs runs.
 #
-#   contrib/bench/run.sh BUILD_DIR [--duration S] [--conns N] [--runs R]
-#       [--idle N] [--targets "direct mmproxy go-mmproxy"]
+#   contrib/bench/run.sh BUILD_DIR [--lean LEAN_BUILD_DIR] [--duration S]
+#       [--conns N] [--runs R] [--idle "N ..."] [--scale "C ..."]
+#       [--scale-runs R] [--targets "direct mmproxy mmproxy-lean go-mmproxy"]
 #       [--modes "stream pingpong connect udp"] [--out FILE]
 #
 # Prints a table (like go-mmproxy's README) with each row's ratio to no
-# proxy and mmproxy's ratio to go-mmproxy, and writes every number to
-# FILE (JSON, default BUILD_DIR/bench/results.json).
+# proxy and mmproxy's ratio to go-mmproxy, then a scaling table: memory
+# per idle connection at each --idle count (beside the floor of a bare
+# process of each image) and ping-pong at each --scale count of
+# connections.  The first --idle count and --conns are the main table's,
+# with --runs runs; the other idle counts get --scale-runs.  Writes every
+# number to FILE (JSON, default BUILD_DIR/bench/results.json) and, when
+# gnuplot is installed, the scaling charts next to it as PNG.
 set -euo pipefail
 
 BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
-DURATION=3 CONNS=50 RUNS=3 IDLE=1000
-TARGETS="direct mmproxy go-mmproxy"
+DURATION=3 CONNS=50 RUNS=3 IDLES="1000 10000" SCALE="1 10 50 200" SCALE_RUNS=1
+LEAN=
+TARGETS=
 MODES="stream pingpong connect udp"
 OUT=$BUILD/bench/results.json
 while [ $# -gt 0 ]; do
 	case $1 in
+	--lean) LEAN=$2 ;;
 	--duration) DURATION=$2 ;;
 	--conns) CONNS=$2 ;;
 	--runs) RUNS=$2 ;;
-	--idle) IDLE=$2 ;;
+	--idle) IDLES=$2 ;;
+	--scale) SCALE=$2 ;;
+	--scale-runs) SCALE_RUNS=$2 ;;
 	--targets) TARGETS=$2 ;;
 	--modes) MODES=$2 ;;
 	--out) OUT=$2 ;;
@@ -31,9 +41,17 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 
+if [ -z "$TARGETS" ]; then
+	TARGETS="direct mmproxy${LEAN:+ mmproxy-lean} go-mmproxy"
+fi
 for t in $TARGETS; do
-	case $t in direct|mmproxy|go-mmproxy) ;; *) echo "run.sh: unknown target $t" >&2; exit 2 ;; esac
+	case $t in direct|mmproxy|go-mmproxy) ;;
+	mmproxy-lean) [ -x "$LEAN/mmproxy" ] || { echo "run.sh: mmproxy-lean needs --lean DIR with DIR/mmproxy" >&2; exit 2; } ;;
+	*) echo "run.sh: unknown target $t" >&2; exit 2 ;; esac
 done
+IDLE=${IDLES%% *}	# the main table's
+IDLE_MAX=0
+for n in $IDLES; do [ "$n" -gt "$IDLE_MAX" ] && IDLE_MAX=$n; done
 for m in $MODES; do
 	case $m in stream|pingpong|connect|udp) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
 done
@@ -92,7 +110,8 @@ netns_create "$NS"
 # connect-rate closes thousands of connections a second.  Ephemeral ports
 # stay above the PROXY sources' ports (see loadgen.c).
 in_ns sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="32768 65535"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true	# go-mmproxy holds two fds a connection
+# go-mmproxy holds two fds a connection, mmproxy's supervisor one a worker.
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # Not through in_ns: a backgrounded function is a subshell that would
 # report the backend's death at cleanup.
 ip netns exec "$NS" $PIN_LOAD "$ECHO" 127.0.0.1:$PORT_DIRECT &
@@ -100,14 +119,19 @@ ECHO_PID=$!
 disown
 wait_port $PORT_DIRECT
 
+# The binary of an mmproxy target: the build's, or the lean build's.
+mmproxy_of() {
+	case $1 in mmproxy-lean) echo "$LEAN/mmproxy" ;; *) echo "$BUILD/mmproxy" ;; esac
+}
+
 PROXY_PID=
 start_target() {
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return ;;
 	# Not through in_ns: $! must be the proxy itself (ip and taskset exec).
-	mmproxy) ip netns exec "$NS" $PIN_PROXY "$BUILD/mmproxy" -l 127.0.0.1:$PORT_PROXY \
-	    -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE + 100)) ${MMPROXY_FLAGS:-} \
-	    >"$TMP/proxy.log" 2>&1 & ;;
+	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" \
+	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE_MAX + 100)) \
+	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy) ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -l 127.0.0.1:$PORT_PROXY \
 	    -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
 	esac
@@ -122,7 +146,7 @@ start_udp_target() {
 	local i
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
-	mmproxy) ip netns exec "$NS" $PIN_PROXY "$BUILD/mmproxy" -p udp \
+	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
 	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy) ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -p udp \
 	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
@@ -148,7 +172,7 @@ stop_target() {
 	kill "$PROXY_PID" 2>/dev/null || true
 	wait "$PROXY_PID" 2>/dev/null || true
 	# mmproxy's workers too: the next row must not see them exit.
-	for i in $(seq 1 100); do
+	for i in $(seq 1 600); do
 		[ -z "$(ip netns pids "$NS" | grep -vx "$ECHO_PID")" ] && break
 		sleep 0.1
 	done
@@ -163,12 +187,12 @@ stop_target() {
 UID_BASE=0
 UID_FILE=$TMP/uids
 
-# loadgen MODE -> its key=value line
+# loadgen MODE [CONNS] -> its key=value line
 loadgen() {
 	local proxy=v1 line
 	[ "$TARGET_PORT" = $PORT_DIRECT ] && proxy=none
 	if ! line=$(in_ns $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT --mode "$1" \
-	    --conns "$CONNS" --duration "$DURATION" --proxy $proxy --uid-base "$UID_BASE") ||
+	    --conns "${2:-$CONNS}" --duration "$DURATION" --proxy $proxy --uid-base "$UID_BASE") ||
 	    [ -z "$(field uids "$line")" ]; then
 		echo "mmproxy bench: the load generator failed in mode $1: $line" >&2
 		exit 1
@@ -236,9 +260,9 @@ upstream_conns() {
 	in_ns ss -Htn state established "dst 127.0.0.1:$PORT_DIRECT" | wc -l
 }
 
-# Memory per idle connection: IDLE connections that sent their header.
-idle_memory() {
-	local before pss_before acct_before after pss_after acct_after i lg up
+# Memory per idle connection: N connections that sent their header.
+idle_memory() {	# idle_memory N
+	local n=$1 before pss_before acct_before after pss_after acct_after i lg up
 	before=$(settled_mem_kb)
 	echo "$before" >"$TMP/mem_before"
 	acct_before=$(accounted_kb)
@@ -246,11 +270,12 @@ idle_memory() {
 	local proxy=v1
 	[ "$TARGET_PORT" = $PORT_DIRECT ] && proxy=none
 	ip netns exec "$NS" $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT \
-	    --mode idle --conns "$IDLE" --proxy $proxy --uid-base "$UID_BASE" \
+	    --mode idle --conns "$n" --proxy $proxy --uid-base "$UID_BASE" \
 	    >"$TMP/idle.out" 2>&1 &
 	lg=$!	# the loadgen itself: it must really stop before the next row
-	for i in $(seq 1 300); do
-		grep -q '^ready' "$TMP/idle.out" && [ "$(upstream_conns)" -ge "$IDLE" ] && break
+	# 30 s, and more for more connections (a worker each to start).
+	for i in $(seq 1 $((300 + n / 10))); do
+		grep -q '^ready' "$TMP/idle.out" && [ "$(upstream_conns)" -ge "$n" ] && break
 		sleep 0.1
 	done
 	after=$(settled_mem_kb)
@@ -261,6 +286,27 @@ idle_memory() {
 	wait "$lg" 2>/dev/null || true
 	echo "mem_drop_kb=$((before - after)) accounted_kb=$((acct_after - acct_before))" \
 	    "pss_kb=$((pss_after - pss_before)) upstream=$up"
+}
+
+# The floor: N bare sleeping processes, each a fresh image of the build's
+# floor tool (contrib/bench/floor.c), built like mmproxy.
+floor_memory() {	# floor_memory BUILD_DIR N
+	local before acct_before after acct_after i fl
+	before=$(settled_mem_kb)
+	echo "$before" >"$TMP/mem_before"
+	acct_before=$(accounted_kb)
+	$PIN_PROXY "$1/bench/floor" "$2" >"$TMP/floor.out" 2>&1 &
+	fl=$!
+	for i in $(seq 1 $((300 + $2 / 10))); do
+		grep -q '^ready' "$TMP/floor.out" && break
+		sleep 0.1
+	done
+	after=$(settled_mem_kb)
+	acct_after=$(accounted_kb)
+	kill "$fl"
+	wait "$fl" 2>/dev/null || true
+	grep -q '^ready' "$TMP/floor.out" || { echo "mmproxy bench: $1/bench/floor $2 did not start" >&2; exit 1; }
+	echo "mem_drop_kb=$((before - after)) accounted_kb=$((acct_after - acct_before))"
 }
 
 field() {	# field KEY LINE
@@ -274,21 +320,35 @@ median() {
 declare -A RAW
 echo "mmproxy bench: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $PINNING"
 echo "  $CONNS connections, ${DURATION}s per mode, median of $RUNS runs, $IDLE idle connections; $(date -u +%Y-%m-%d)"
+echo "  scaling: idle connections $IDLES, ping-pong connections $SCALE (median of $SCALE_RUNS run(s) beyond the main table's)"
+FLOORS="floor${LEAN:+ floor-lean}"
+floor_dir() {
+	case $1 in floor-lean) echo "$LEAN" ;; *) echo "$BUILD" ;; esac
+}
 # Memory first, on a quiet system: the connect-rate rows leave tens of
 # thousands of sockets in TIME_WAIT, and MemAvailable would climb under the
 # measurement as they expire.
-for run in $(seq 1 "$RUNS"); do
-	for t in $TARGETS; do
-		start_target "$t"
-		RAW[$t,idle,$run]=$(idle_memory)
-		UID_BASE=$((UID_BASE + IDLE))
-		printf '  run %d %-10s idle %s\n' "$run" "$t" "${RAW[$t,idle,$run]}"
-		stop_target
-		mem_recovered
+for n in $IDLES; do
+	runs=$RUNS
+	[ "$n" = "$IDLE" ] || runs=$SCALE_RUNS
+	for run in $(seq 1 "$runs"); do
+		for t in $TARGETS; do
+			start_target "$t"
+			RAW[$t,idle$n,$run]=$(idle_memory "$n")
+			UID_BASE=$((UID_BASE + n))
+			printf '  run %d %-12s idle %s\n' "$run" "$t" "${RAW[$t,idle$n,$run]}"
+			stop_target
+			mem_recovered
+		done
+		for f in $FLOORS; do
+			RAW[$f,idle$n,$run]=$(floor_memory "$(floor_dir "$f")" "$n")
+			printf '  run %d %-12s idle %s\n' "$run" "$f" "${RAW[$f,idle$n,$run]}"
+			mem_recovered
+		done
 	done
 done
 for run in $(seq 1 "$RUNS"); do
-	[ -n "$MODES" ] || break
+	[ -n "$MODES$SCALE" ] || break
 	for t in $TARGETS; do
 		start_target "$t"
 		for m in $MODES; do
@@ -296,7 +356,15 @@ for run in $(seq 1 "$RUNS"); do
 			line=$(loadgen $m)
 			UID_BASE=$(cat "$UID_FILE")
 			RAW[$t,$m,$run]=$line
-			printf '  run %d %-10s %s\n' "$run" "$t" "$line"
+			printf '  run %d %-12s %s\n' "$run" "$t" "$line"
+		done
+		# Ping-pong at the other scaling counts (the main table has --conns).
+		for c in $SCALE; do
+			[ "$c" != "$CONNS" ] || [[ " $MODES " != *" pingpong "* ]] || continue
+			line=$(loadgen pingpong "$c")
+			UID_BASE=$(cat "$UID_FILE")
+			RAW[$t,pp$c,$run]=$line
+			printf '  run %d %-12s %s\n' "$run" "$t" "$line"
 		done
 		stop_target
 		[[ " $MODES " == *" udp "* ]] || continue
@@ -307,7 +375,7 @@ for run in $(seq 1 "$RUNS"); do
 			line="unsupported: $(head -1 "$TMP/proxy.log")"
 		fi
 		RAW[$t,udp,$run]=$line
-		printf '  run %d %-10s %s\n' "$run" "$t" "$line"
+		printf '  run %d %-12s %s\n' "$run" "$t" "$line"
 		stop_target
 	done
 done
@@ -327,9 +395,40 @@ for t in $TARGETS; do
 		MED[$t,udp_json]=${MED[$t,udp,ops]}
 	fi
 	MED[$t,both_mbps]=$(awk -v a="${MED[$t,stream,up_mbps]}" -v b="${MED[$t,stream,down_mbps]}" 'BEGIN { print a + b }')
-	MED[$t,mem_kb]=$(for run in $(seq 1 "$RUNS"); do field mem_drop_kb "${RAW[$t,idle,$run]}"; done | median)
-	MED[$t,pss_kb]=$(for run in $(seq 1 "$RUNS"); do field pss_kb "${RAW[$t,idle,$run]}"; done | median)
-	MED[$t,acct_kb]=$(for run in $(seq 1 "$RUNS"); do field accounted_kb "${RAW[$t,idle,$run]}"; done | median)
+	MED[$t,mem_kb]=$(for run in $(seq 1 "$RUNS"); do field mem_drop_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
+	MED[$t,pss_kb]=$(for run in $(seq 1 "$RUNS"); do field pss_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
+	MED[$t,acct_kb]=$(for run in $(seq 1 "$RUNS"); do field accounted_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
+done
+
+# Scaling: per idle connection at each count (net of no proxy; the floors
+# per process), and ping-pong at each count of connections.
+runs_of() {	# runs_of N: the runs an idle count got
+	[ "$1" = "$IDLE" ] && echo "$RUNS" || echo "$SCALE_RUNS"
+}
+per_conn() {	# per_conn ROW N KEY: median KB per connection (or process)
+	local r=$1 n=$2 k=$3 v b=0 run
+	v=$(for run in $(seq 1 "$(runs_of "$n")"); do field "$k" "${RAW[$r,idle$n,$run]:-}"; done | median)
+	if [[ $r != floor* ]] && [[ " $TARGETS " == *" direct "* ]]; then
+		b=$(for run in $(seq 1 "$(runs_of "$n")"); do field "$k" "${RAW[direct,idle$n,$run]:-}"; done | median)
+	fi
+	awk -v a="$v" -v b="$b" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }'
+}
+for r in $TARGETS $FLOORS; do
+	for n in $IDLES; do
+		MED[$r,kern$n]=$(per_conn "$r" "$n" accounted_kb)
+		MED[$r,avail$n]=$(per_conn "$r" "$n" mem_drop_kb)
+	done
+done
+for t in $TARGETS; do
+	for c in $SCALE; do
+		for k in ops p99_us; do
+			if [ "$c" = "$CONNS" ] && [[ " $MODES " == *" pingpong "* ]]; then
+				MED[$t,pp$c,$k]=${MED[$t,pingpong,$k]}
+			else
+				MED[$t,pp$c,$k]=$(for run in $(seq 1 "$RUNS"); do field "$k" "${RAW[$t,pp$c,$run]:-}"; done | median)
+			fi
+		done
+	done
 done
 if [[ " $TARGETS " == *" direct "* ]]; then
 	base=${MED[direct,mem_kb]}
@@ -340,15 +439,20 @@ if [[ " $TARGETS " == *" direct "* ]]; then
 fi
 
 name() {
-	case $1 in direct) echo "no proxy" ;; *) echo "$1" ;; esac
+	case $1 in
+	direct) echo "no proxy" ;;
+	floor) echo "floor (default image)" ;;
+	floor-lean) echo "floor (lean image)" ;;
+	*) echo "$1" ;;
+	esac
 }
 
 echo
-printf '| %-10s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s | %8s | %9s | %6s |\n' \
+printf '| %-12s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s | %8s | %9s | %6s |\n' \
     "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "req/s" "p50 us" "p99 us" "conn/s" "TTFB us" "p99 us" "idle KB" "kern KB" "PSS KB" "UDP dg/s" "lost"
-printf '|%s|\n' "------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------|----------|-----------|--------"
+printf '|%s|\n' "--------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------|----------|-----------|--------"
 for t in $TARGETS; do
-	printf '| %-10s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s | %8s | %9s | %6s |\n' \
+	printf '| %-12s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s | %8s | %9s | %6s |\n' \
 	    "$(name "$t")" "${MED[$t,both_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,stream,up_mbps]}" \
 	    "${MED[$t,stream,down_msgs]}" "${MED[$t,stream,up_msgs]}" "${MED[$t,pingpong,ops]}" \
 	    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
@@ -377,9 +481,57 @@ echo "Ratios (medians):"
 for t in $TARGETS; do
 	[ "$t" = direct ] || [[ " $TARGETS " != *" direct "* ]] || ratios_of "$t" direct
 done
-if [[ " $TARGETS " == *" mmproxy "* && " $TARGETS " == *" go-mmproxy "* ]]; then
-	ratios_of mmproxy go-mmproxy
-fi
+for t in mmproxy mmproxy-lean; do
+	if [[ " $TARGETS " == *" $t "* && " $TARGETS " == *" go-mmproxy "* ]]; then
+		ratios_of "$t" go-mmproxy
+	fi
+done
+
+echo
+echo "Scaling: kern KB per idle connection (AnonPages+KernelStack+PageTables+Slab, net of no proxy;"
+echo "a floor row is one bare sleeping process of that image), ping-pong req/s and p99 us by connections:"
+hdr="| %-22s" cols=""
+for n in $IDLES; do hdr="$hdr | %11s"; cols="$cols kern@$n"; done
+for c in $SCALE; do hdr="$hdr | %11s"; cols="$cols req/s@$c"; done
+for c in $SCALE; do hdr="$hdr | %11s"; cols="$cols p99@$c"; done
+# shellcheck disable=SC2086
+printf "$hdr |\n" "" $cols
+printf '|%s' "------------------------" $(for x in $cols; do echo -------------; done)
+printf '|\n'
+for r in $TARGETS $FLOORS; do
+	vals=""
+	for n in $IDLES; do vals="$vals ${MED[$r,kern$n]}"; done
+	for c in $SCALE; do
+		if [[ $r == floor* ]]; then vals="$vals -"; else vals="$vals $(printf '%.0f' "${MED[$r,pp$c,ops]}")"; fi
+	done
+	for c in $SCALE; do
+		if [[ $r == floor* ]]; then vals="$vals -"; else vals="$vals $(printf '%.0f' "${MED[$r,pp$c,p99_us]}")"; fi
+	done
+	# shellcheck disable=SC2086
+	printf "$hdr |\n" "$(name "$r")" $vals
+done
+scaling_ratios() {	# scaling_ratios X Y
+	local line="  $(name "$1") / $(name "$2"):" n c
+	for n in $IDLES; do line="$line  kern@$n $(ratio "${MED[$1,kern$n]}" "${MED[$2,kern$n]}")"; done
+	for c in $SCALE; do line="$line  req/s@$c $(ratio "${MED[$1,pp$c,ops]}" "${MED[$2,pp$c,ops]}")"; done
+	for c in $SCALE; do line="$line  p99@$c $(ratio "${MED[$1,pp$c,p99_us]}" "${MED[$2,pp$c,p99_us]}")"; done
+	echo "$line"
+}
+above_floor() {	# above_floor TARGET FLOOR
+	local line="  $(name "$1") above $(name "$2"):" n
+	for n in $IDLES; do
+		line="$line  @$n $(awk -v a="${MED[$1,kern$n]}" -v b="${MED[$2,kern$n]}" 'BEGIN { printf "%+.1f KB", a - b }')"
+	done
+	echo "$line"
+}
+echo "Scaling ratios (medians):"
+for t in mmproxy mmproxy-lean; do
+	if [[ " $TARGETS " == *" $t "* && " $TARGETS " == *" go-mmproxy "* ]]; then
+		scaling_ratios "$t" go-mmproxy
+	fi
+done
+[[ " $TARGETS " != *" mmproxy "* ]] || above_floor mmproxy floor
+[[ " $TARGETS " != *" mmproxy-lean "* ]] || above_floor mmproxy-lean floor-lean
 
 mkdir -p "$(dirname "$OUT")"
 {
@@ -397,6 +549,26 @@ mkdir -p "$(dirname "$OUT")"
 		    "${MED[$t,udp_json]}" "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,p99_us]}")" \
 		    "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,lost]}")"
 	done
+	printf '\n  },\n  "scaling": {\n'
+	first=1
+	for r in $TARGETS $FLOORS; do
+		[ $first -eq 1 ] || printf ',\n'
+		first=0
+		printf '    "%s": {' "$r"
+		sf=1
+		for n in $IDLES; do
+			[ $sf -eq 1 ] || printf ', '
+			sf=0
+			printf '"idle%s_accounted_kb_per_conn": %s, "idle%s_memavailable_kb_per_conn": %s' \
+			    "$n" "${MED[$r,kern$n]}" "$n" "${MED[$r,avail$n]}"
+		done
+		if [[ $r != floor* ]]; then
+			for c in $SCALE; do
+				printf ', "pingpong%s_rps": %s, "pingpong%s_p99_us": %s' "$c" "${MED[$r,pp$c,ops]}" "$c" "${MED[$r,pp$c,p99_us]}"
+			done
+		fi
+		printf '}'
+	done
 	printf '\n  },\n  "raw": [\n'
 	first=1
 	for key in "${!RAW[@]}"; do
@@ -407,3 +579,55 @@ mkdir -p "$(dirname "$OUT")"
 	printf '\n  ]\n}\n'
 } >"$OUT"
 echo "results: $OUT"
+
+# The charts, when gnuplot is there: memory per idle connection and
+# ping-pong requests per second, each by connections.
+CHARTS=$(dirname "$OUT")
+if ! command -v gnuplot >/dev/null; then
+	echo "charts: skipped (no gnuplot; apt-get install gnuplot-nox)"
+	exit 0
+fi
+{
+	printf 'connections'
+	for r in $TARGETS $FLOORS; do printf ' "%s"' "$(name "$r")"; done
+	printf '\n'
+	for n in $IDLES; do
+		printf '%s' "$n"
+		for r in $TARGETS $FLOORS; do printf ' %s' "${MED[$r,kern$n]}"; done
+		printf '\n'
+	done
+} >"$CHARTS/idle-memory.dat"
+{
+	printf 'connections'
+	for t in $TARGETS; do printf ' "%s"' "$(name "$t")"; done
+	printf '\n'
+	for c in $SCALE; do
+		printf '%s' "$c"
+		for t in $TARGETS; do printf ' %s' "${MED[$t,pp$c,ops]}"; done
+		printf '\n'
+	done
+} >"$CHARTS/pingpong.dat"
+nmem=$(($(wc -w <<<"$TARGETS $FLOORS") + 1))
+npp=$(($(wc -w <<<"$TARGETS") + 1))
+when="$(date -u +%Y-%m-%d), $(nproc) CPUs"
+if gnuplot <<EOF 2>"$TMP/gnuplot.err"
+set terminal pngcairo size 900,520 noenhanced font ",11"
+set key outside right top
+set grid
+set logscale x
+set xlabel "connections"
+set output "$CHARTS/idle-memory.png"
+set title "memory per idle connection (kernel counters, KB), $when"
+set ylabel "KB per connection"
+set yrange [0:*]
+plot for [i=2:$nmem] "$CHARTS/idle-memory.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
+set output "$CHARTS/pingpong.png"
+set title "ping-pong requests per second, $when"
+set ylabel "requests/s"
+plot for [i=2:$npp] "$CHARTS/pingpong.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
+EOF
+then
+	echo "charts: $CHARTS/idle-memory.png $CHARTS/pingpong.png"
+else
+	echo "charts: gnuplot failed: $(head -1 "$TMP/gnuplot.err")" >&2
+fi
