@@ -144,3 +144,37 @@ proc_state() {
 		[[ "$output" =~ -spin ]]
 	done
 }
+
+# Private dirty KB of PID: what it has written.
+private_dirty_kb() {
+	awk '$1 == "Private_Dirty:" { print $2 }' "/proc/$1/smaps_rollup"
+}
+
+@test "copy buffers: none while a connection is idle, and not kept after bytes have passed" {
+	start_backends echo
+	start_mmproxy -workers 1
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.9 127.0.0.1 41020 8443\r\n' \
+	    --hold-ms 60000 127.0.0.1:8443 >/dev/null 2>&1 3>&- &
+	wait_log '^connect id=1 '
+	w=$(sed -n 's/^accept id=1 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
+	[ -n "$w" ]
+	wait_log '^accept peer=198\.51\.100\.9:41020$' "$BE4_LOG"
+	# Connected and relaying, no byte yet: this is all it has written.
+	idle_kb=$(private_dirty_kb "$w")
+	pkill -f -- "--hold-ms 60000 127.0.0.1:8443"
+	wait_log '^close id=1 '
+	declare -A before
+	for p in $(worker_pids); do before[$p]=$(private_dirty_kb "$p"); done
+	# A MiB both ways fills both 64 KiB buffers of whichever worker serves it.
+	run pp --text 'PROXY TCP4 198.51.100.9 127.0.0.1 41021 8443\r\n' --bulk 1048576 --timeout-ms 120000
+	[[ "$output" =~ ^sent=1048576\ sent_sum=([0-9a-f]{16})\ recv=1048576\ recv_sum=([0-9a-f]{16})$ ]]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	wait_log '^close id=2 .* up=1048576 down=1048576 end=eof$'
+	w2=$(sed -n 's/^accept id=2 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
+	[ -n "${before[$w2]:-}" ]
+	# Back in the pool, it has given them back: kept, they would be 128 KB.
+	after_kb=$(private_dirty_kb "$w2")
+	echo "private dirty KB: $idle_kb with an idle connection; ${before[$w2]} before and $after_kb after the transfer"
+	[ "$after_kb" -le $((before[$w2] + 32)) ]
+	[ "$idle_kb" -le $((before[$w2] + 32)) ]
+}

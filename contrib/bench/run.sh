@@ -284,6 +284,9 @@ idle_memory() {	# idle_memory N
 	up=$(upstream_conns)
 	kill "$lg"
 	wait "$lg" 2>/dev/null || true
+	# Connections that never reached the backend make the row meaningless:
+	# keep the proxy's last word on why.
+	[ "$up" -ge "$n" ] || tail -1 "$TMP/proxy.log" 2>/dev/null | cut -c1-160 >"$TMP/short-$n"
 	echo "mem_drop_kb=$((before - after)) accounted_kb=$((acct_after - acct_before))" \
 	    "pss_kb=$((pss_after - pss_before)) upstream=$up"
 }
@@ -317,7 +320,7 @@ median() {
 	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A RAW
+declare -A RAW SHORT
 echo "mmproxy bench: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $PINNING"
 echo "  $CONNS connections, ${DURATION}s per mode, median of $RUNS runs, $IDLE idle connections; $(date -u +%Y-%m-%d)"
 echo "  scaling: idle connections $IDLES, ping-pong connections $SCALE (median of $SCALE_RUNS run(s) beyond the main table's)"
@@ -335,6 +338,10 @@ for n in $IDLES; do
 		for t in $TARGETS; do
 			start_target "$t"
 			RAW[$t,idle$n,$run]=$(idle_memory "$n")
+			if [ -f "$TMP/short-$n" ]; then
+				SHORT[$t,$n]="$(field upstream "${RAW[$t,idle$n,$run]}") of $n connections reached the backend; the proxy's last line: $(cat "$TMP/short-$n")"
+				rm -f "$TMP/short-$n"
+			fi
 			UID_BASE=$((UID_BASE + n))
 			printf '  run %d %-12s idle %s\n' "$run" "$t" "${RAW[$t,idle$n,$run]}"
 			stop_target
@@ -405,8 +412,9 @@ done
 runs_of() {	# runs_of N: the runs an idle count got
 	[ "$1" = "$IDLE" ] && echo "$RUNS" || echo "$SCALE_RUNS"
 }
-per_conn() {	# per_conn ROW N KEY: median KB per connection (or process)
+per_conn() {	# per_conn ROW N KEY: median KB per connection (or process), or -
 	local r=$1 n=$2 k=$3 v b=0 run
+	[ -z "${SHORT[$r,$n]:-}" ] || { echo -; return; }
 	v=$(for run in $(seq 1 "$(runs_of "$n")"); do field "$k" "${RAW[$r,idle$n,$run]:-}"; done | median)
 	if [[ $r != floor* ]] && [[ " $TARGETS " == *" direct "* ]]; then
 		b=$(for run in $(seq 1 "$(runs_of "$n")"); do field "$k" "${RAW[direct,idle$n,$run]:-}"; done | median)
@@ -462,7 +470,7 @@ for t in $TARGETS; do
 done
 echo
 ratio() {	# ratio A B
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b == 0) print "-"; else printf "%.2f", a / b }'
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'
 }
 ratios_of() {	# ratios_of X Y: X's numbers over Y's
 	printf '  %-24s ⇅ %s  ↓ %s  ↑ %s  req/s %s  p99 %s  conn/s %s  idle KB %s  kern KB %s  PSS %s  UDP dg/s %s\n' "$(name "$1") / $(name "$2"):" \
@@ -520,7 +528,7 @@ scaling_ratios() {	# scaling_ratios X Y
 above_floor() {	# above_floor TARGET FLOOR
 	local line="  $(name "$1") above $(name "$2"):" n
 	for n in $IDLES; do
-		line="$line  @$n $(awk -v a="${MED[$1,kern$n]}" -v b="${MED[$2,kern$n]}" 'BEGIN { printf "%+.1f KB", a - b }')"
+		line="$line  @$n $(awk -v a="${MED[$1,kern$n]}" -v b="${MED[$2,kern$n]}" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%+.1f KB", a - b }')"
 	done
 	echo "$line"
 }
@@ -532,7 +540,13 @@ for t in mmproxy mmproxy-lean; do
 done
 [[ " $TARGETS " != *" mmproxy "* ]] || above_floor mmproxy floor
 [[ " $TARGETS " != *" mmproxy-lean "* ]] || above_floor mmproxy-lean floor-lean
+for key in "${!SHORT[@]}"; do
+	echo "  - $(name "${key%,*}") at ${key#*,} idle connections: ${SHORT[$key]}"
+done
 
+json_num() {	# "-" (not measured) is null
+	if [ "$1" = - ]; then echo null; else echo "$1"; fi
+}
 mkdir -p "$(dirname "$OUT")"
 {
 	printf '{\n  "date": "%s",\n  "cpus": %d,\n  "pinning": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$PINNING"
@@ -560,7 +574,7 @@ mkdir -p "$(dirname "$OUT")"
 			[ $sf -eq 1 ] || printf ', '
 			sf=0
 			printf '"idle%s_accounted_kb_per_conn": %s, "idle%s_memavailable_kb_per_conn": %s' \
-			    "$n" "${MED[$r,kern$n]}" "$n" "${MED[$r,avail$n]}"
+			    "$n" "$(json_num "${MED[$r,kern$n]}")" "$n" "$(json_num "${MED[$r,avail$n]}")"
 		done
 		if [[ $r != floor* ]]; then
 			for c in $SCALE; do
@@ -614,6 +628,7 @@ if gnuplot <<EOF 2>"$TMP/gnuplot.err"
 set terminal pngcairo size 900,520 noenhanced font ",11"
 set key outside right top
 set grid
+set datafile missing "-"
 set logscale x
 set xlabel "connections"
 set output "$CHARTS/idle-memory.png"
