@@ -122,9 +122,12 @@ proc_state() {
 		kill "$MM_PID"
 		wait "$MM_PID" || true
 	done
-	# One exchange, then silence: 100000 polls are a fraction of a second
-	# of spinning; after them the worker must sleep in poll, not burn CPU.
-	start_mmproxy -spin 100000
+	# One exchange, then silence: after its -spin polls the worker must
+	# sleep in poll, not burn CPU.  Each poll yields the CPU, and on a busy
+	# machine one yield can cost a whole time slice of another task: 100000
+	# of them could outlast any wait, so the window here is 1000 polls
+	# (seconds at the very worst); the bulk runs above cover the maximum.
+	start_mmproxy -spin 1000
 	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.8 127.0.0.1 41010 8443\r\nping\n' \
 	    --hold-ms 60000 127.0.0.1:8443 >/dev/null 2>&1 3>&- &
 	hold=$!
@@ -132,7 +135,12 @@ proc_state() {
 	w=$(sed -n 's/^accept id=1 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
 	[ -n "$w" ]
 	wait_log '^accept peer=198\.51\.100\.8:41010$' "$BE4_LOG"
-	wait_for "worker $w asleep in poll" eval "[ \"\$(proc_state $w)\" = S ] && grep -q poll /proc/$w/wchan"
+	wait_for "worker $w asleep in poll" eval "[ \"\$(proc_state $w)\" = S ] && grep -q poll /proc/$w/wchan" || {
+		# What it was doing instead, for whoever reads a failure.
+		echo "worker $w: state $(proc_state "$w"), wchan $(cat "/proc/$w/wchan"), syscall $(cat "/proc/$w/syscall"), $(grep ctxt "/proc/$w/status" | xargs)"
+		kill "$hold"
+		return 1
+	}
 	kill "$hold"
 }
 
