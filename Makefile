@@ -63,6 +63,7 @@ SRCS = \
 	src/spawn.c \
 	src/subnet.c \
 	src/supervisor.c \
+	src/tcp_conn.c \
 	src/udp_flow.c \
 	src/udp_listener.c \
 	src/worker.c
@@ -144,9 +145,9 @@ $(BUILD)/tests/%: tests/helpers/%.c tests/helpers/*.h $(BUILD)/obj/addr.o src/ad
 
 # The test-only build whose worker makes a forbidden syscall on a trigger
 # (tests/security.bats); the trigger is compiled into this binary only.
-TRIGGER_OBJS = $(filter-out $(BUILD)/obj/worker.o,$(OBJS)) $(BUILD)/obj/worker-trigger.o
+TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o,$(OBJS)) $(BUILD)/obj/tcp_conn-trigger.o
 
-$(BUILD)/obj/worker-trigger.o: src/worker.c src/*.h
+$(BUILD)/obj/tcp_conn-trigger.o: src/tcp_conn.c src/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -DMMPROXY_TEST_TRIGGER -c -o $@ $<
 

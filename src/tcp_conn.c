@@ -1,0 +1,358 @@
+/*
+ * One TCP connection in a worker, the twin of udp_flow.c: read the PROXY
+ * header within the deadline (absolute, from accept), dial the backend
+ * from the client's address with a prepared socket from the worker's
+ * stock, relay, and log how it ended.  Whatever the client does can only
+ * end this connection.  It never makes a socket (socket() is the
+ * supervisor's) and never touches the worker's channel.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "dial.h"
+#include "drop.h"
+#include "io.h"
+#include "log.h"
+#include "proxy_protocol.h"
+#include "relay.h"
+#include "tcp_conn.h"
+
+#define HEADER_SMALL	256	/* any v1 header and most v2 ones */
+
+struct conn {
+	uint32_t		 id;
+	int			 client;
+	struct sockaddr_storage	 peer;		/* unmapped */
+	char			 peer_s[ADDR_STRLEN];
+	char			 src_s[ADDR_STRLEN];
+	char			 target_s[ADDR_STRLEN];
+};
+
+/* The header as it arrives: on the stack, unless a large v2 one comes. */
+struct header_buf {
+	uint8_t		 small[HEADER_SMALL];
+	uint8_t		*p;
+	size_t		 cap;
+	size_t		 len;
+};
+
+/* This process's drop lines: a flood of bad clients cannot flood the log. */
+static struct log_limit drop_limit = { .what = "drop" };
+
+/* When the suppressed drop lines' summary is due (ms), or -1. */
+int
+tcp_conn_summary_due_ms(void)
+{
+	return log_limit_due_ms(&drop_limit);
+}
+
+void
+tcp_conn_summary_flush(void)
+{
+	log_limit_flush(&drop_limit);
+}
+
+static void
+conn_drop(const struct conn *c, const char *reason, int err)
+{
+	if (!log_limit_allow(&drop_limit))
+		return;
+	if (err != 0)
+		log_line(LOG_ERRORS, "drop id=%u peer=%s src=%s target=%s "
+		    "reason=%s error=\"%s\"", c->id, c->peer_s, c->src_s,
+		    c->target_s, reason, strerror(err));
+	else
+		log_line(LOG_ERRORS, "drop id=%u peer=%s src=%s target=%s "
+		    "reason=%s", c->id, c->peer_s, c->src_s, c->target_s, reason);
+}
+
+/* Make room for need bytes.  Returns 0, or -1. */
+static int
+header_grow(struct header_buf *b, size_t need)
+{
+	uint8_t *p;
+
+	if (need <= b->cap)
+		return 0;
+	if ((p = malloc(need)) == NULL)
+		return -1;
+	memcpy(p, b->p, b->len);
+	b->p = p;
+	b->cap = need;
+	return 0;
+}
+
+/*
+ * Read until a complete header has arrived, the deadline (absolute, from
+ * accept) passes, or the bytes cannot become a header.  Bytes after the
+ * header stay in b: they are payload.  Reads before it polls: the header
+ * is usually there by the time the worker has the connection.
+ * Returns 0, or -1 (dropped, logged).
+ */
+static int
+header_read(struct conn *c, struct header_buf *b, int64_t deadline,
+    struct pp_header *hdr)
+{
+	enum pp_reason why;
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = c->client, .events = POLLIN };
+		enum pp_status st = pp_parse(b->p, b->len, PP_STREAM, hdr, &why);
+
+		if (st == PP_OK)
+			return 0;
+		if (st == PP_INVALID) {
+			conn_drop(c, pp_reason_str(why), 0);
+			return -1;
+		}
+		/* Checked here too: a trickle of bytes never makes poll wait. */
+		if (ms_until(deadline) == 0) {
+			conn_drop(c, drop_str(DROP_HEADER_TIMEOUT), 0);
+			return -1;
+		}
+		if (header_grow(b, hdr->need) == -1) {
+			conn_drop(c, drop_str(DROP_NO_MEMORY), 0);
+			return -1;
+		}
+		n = read(c->client, b->p + b->len, b->cap - b->len);
+		if (n > 0) {
+			b->len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			conn_drop(c, drop_str(DROP_HEADER_EOF), 0);
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
+			return -1;
+		}
+		n = poll(&pfd, 1, ms_until(deadline));
+		if (n == -1 && errno != EINTR) {
+			conn_drop(c, drop_str(DROP_READ_ERROR), errno);
+			return -1;
+		}
+	}
+}
+
+static void
+log_header(const struct conn *c, const struct pp_header *hdr)
+{
+	char dst[ADDR_STRLEN];
+
+	if (!log_enabled(LOG_STATES))
+		return;
+	if (hdr->real_endpoints) {
+		log_line(LOG_STATES, "header id=%u peer=%s version=%u "
+		    "addresses=none", c->id, c->peer_s, hdr->version);
+		return;
+	}
+	addr_format(&hdr->dst, dst, sizeof(dst));
+	log_line(LOG_STATES, "header id=%u peer=%s version=%u src=%s dst=%s",
+	    c->id, c->peer_s, hdr->version, c->src_s, dst);
+}
+
+/*
+ * The backend: -4 or -6 by the (unmapped) PROXY source's family; for the
+ * real-endpoint cases (LOCAL, UNKNOWN, UNSPEC) by the accepted peer's.
+ */
+static const struct sockaddr_storage *
+choose_target(const struct options *opt, const struct conn *c,
+    const struct pp_header *hdr)
+{
+	int fam = hdr->real_endpoints ? c->peer.ss_family : hdr->src.ss_family;
+
+	return fam == AF_INET ? &opt->target4 : &opt->target6;
+}
+
+static void
+log_close(const struct conn *c, int rc, const struct relay_result *res)
+{
+	const char *how = res->spliced ? "splice" : "copy";
+
+	if (rc == 0)
+		log_line(LOG_STATES, "close id=%u peer=%s src=%s target=%s "
+		    "relay=%s up=%llu down=%llu end=eof", c->id, c->peer_s,
+		    c->src_s, c->target_s, how, (unsigned long long)res->up,
+		    (unsigned long long)res->down);
+	else
+		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
+		    "relay=%s up=%llu down=%llu end=error side=%s error=\"%s\"",
+		    c->id, c->peer_s, c->src_s, c->target_s, how,
+		    (unsigned long long)res->up, (unsigned long long)res->down,
+		    res->side, strerror(res->error));
+}
+
+/* peer: the client's address if the caller has it, or NULL. */
+static void
+conn_init(struct conn *c, int client, uint32_t id,
+    const struct sockaddr_storage *peer)
+{
+	socklen_t len = sizeof(c->peer);
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->client = client;
+	if (peer != NULL && (peer->ss_family == AF_INET ||
+	    peer->ss_family == AF_INET6))
+		c->peer = *peer;
+	else if (getpeername(client, (struct sockaddr *)&c->peer, &len) == -1)
+		c->peer.ss_family = AF_UNSPEC;
+	addr_unmap(&c->peer);
+	strcpy(c->peer_s, "-");
+	strcpy(c->src_s, "-");
+	strcpy(c->target_s, "-");
+	/* The strings are only for the log: -v 0 logs nothing per connection. */
+	if (log_enabled(LOG_ERRORS))
+		addr_format(&c->peer, c->peer_s, sizeof(c->peer_s));
+}
+
+#ifdef MMPROXY_TEST_TRIGGER
+/*
+ * Only in the test build (build/tests/mmproxy-trigger), never in the
+ * normal binary: a client whose first payload bytes are TEST_TRIGGER makes
+ * its worker do what an exploited one would, run a shell, so that a test
+ * can see the filter kill it.
+ */
+#define TEST_TRIGGER	"mmproxy-test: forbidden syscall"
+
+static void
+test_trigger(const uint8_t *p, size_t len)
+{
+	char *argv[] = { (char *)"sh", NULL };
+
+	if (len >= sizeof(TEST_TRIGGER) - 1 &&
+	    memcmp(p, TEST_TRIGGER, sizeof(TEST_TRIGGER) - 1) == 0)
+		execve("/bin/sh", argv, NULL);
+}
+#endif
+
+static void
+log_connect(const struct conn *c, const char *port_lost)
+{
+	if (port_lost != NULL)
+		log_line(LOG_ERRORS, "connect id=%u peer=%s src=%s target=%s "
+		    "source_port=ephemeral reason=%s", c->id, c->peer_s,
+		    c->src_s, c->target_s, port_lost);
+	else
+		log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s",
+		    c->id, c->peer_s, c->src_s, c->target_s);
+}
+
+/*
+ * The upstream connection: the prepared socket of target's family, taken
+ * from the stock, bound to the client's address and connected.
+ * Returns it, or -1 (dropped and logged: the backend could not be had).
+ */
+static int
+conn_dial(const struct options *opt, struct conn *c, struct upstream_stock *st,
+    const struct sockaddr_storage *target, const struct pp_header *hdr)
+{
+	int *slot = &st->fd[target->ss_family == AF_INET6], up = *slot;
+	const char *port_lost;
+
+	*slot = -1;
+	if (up == -1) {
+		conn_drop(c, drop_str(DROP_SOCKET_FAILED), 0);
+		return -1;
+	}
+	if (dial_upstream(up, target, hdr->real_endpoints ? NULL : &hdr->src,
+	    now_ms() + (int64_t)opt->dial_timeout * 1000, &port_lost) == -1) {
+		conn_drop(c, drop_str(errno == ETIMEDOUT ? DROP_DIAL_TIMEOUT :
+		    DROP_DIAL_FAILED), errno);
+		close(up);
+		return -1;
+	}
+	log_connect(c, port_lost);
+	return up;
+}
+
+/*
+ * Serve one accepted connection (non-blocking): header, dial, relay.
+ * Closes client.  peer: its address if known (NULL: ask the socket).
+ * The upstream socket comes from st, which the caller refills.
+ * Every way it can end is logged; none of them is fatal to the process.
+ * Returns how it ended.
+ */
+enum serve_result
+tcp_conn_serve(const struct options *opt, int client, uint32_t id,
+    const struct sockaddr_storage *peer, int64_t accepted_ms,
+    struct upstream_stock *st)
+{
+	enum serve_result result = SERVE_DROPPED;
+	const struct sockaddr_storage *target;
+	struct header_buf b = { .cap = HEADER_SMALL };
+	struct relay_result res;
+	struct pp_header hdr;
+	struct conn c;
+	int up, rc;
+
+	b.p = b.small;
+	conn_init(&c, client, id, peer);
+	if (header_read(&c, &b,
+	    accepted_ms + (int64_t)opt->header_timeout * 1000, &hdr) == -1)
+		goto out;
+#ifdef MMPROXY_TEST_TRIGGER
+	test_trigger(b.p + hdr.len, b.len - hdr.len);
+#endif
+	target = choose_target(opt, &c, &hdr);
+	if (log_enabled(LOG_ERRORS)) {
+		if (!hdr.real_endpoints)
+			addr_format(&hdr.src, c.src_s, sizeof(c.src_s));
+		addr_format(target, c.target_s, sizeof(c.target_s));
+	}
+	log_header(&c, &hdr);
+	if ((up = conn_dial(opt, &c, st, target, &hdr)) == -1) {
+		result = SERVE_UPSTREAM_FAILED;
+		goto out;
+	}
+	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len,
+	    opt->relay_splice, opt->spin, &res);
+	log_close(&c, rc, &res);
+	close(up);
+	result = SERVE_RELAYED;
+out:
+	if (b.p != b.small)
+		free(b.p);
+	close(client);
+	return result;
+}
+
+/*
+ * Prepared sockets that came with a TCP job (h, fds) go into the stock.
+ * Returns 0, or -1 if h's fd count does not match its upstream bits.
+ */
+int
+tcp_stock_take(struct upstream_stock *st, const struct handoff *h,
+    const int *fds)
+{
+	size_t k = 1, i;
+
+	if (h->nfds != 1 + (h->upstream & UPSTREAM_V4 ? 1 : 0) +
+	    (h->upstream & UPSTREAM_V6 ? 1 : 0))
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (!(h->upstream & (i == 0 ? UPSTREAM_V4 : UPSTREAM_V6)))
+			continue;
+		if (st->fd[i] != -1)
+			close(st->fd[i]);
+		st->fd[i] = fds[k++];
+	}
+	return 0;
+}
+
+/* The idle byte: which families the stock lacks. */
+uint8_t
+tcp_stock_wants(const struct upstream_stock *st)
+{
+	return (uint8_t)((st->fd[0] == -1 ? UPSTREAM_V4 : 0) |
+	    (st->fd[1] == -1 ? UPSTREAM_V6 : 0));
+}
