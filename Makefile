@@ -55,6 +55,7 @@ SRCS = \
 	src/log.c \
 	src/main.c \
 	src/notify.c \
+	src/pool.c \
 	src/privilege.c \
 	src/proxy_protocol.c \
 	src/relay.c \
@@ -64,6 +65,7 @@ SRCS = \
 	src/subnet.c \
 	src/supervisor.c \
 	src/tcp_conn.c \
+	src/tcp_listener.c \
 	src/udp_flow.c \
 	src/udp_listener.c \
 	src/worker.c

@@ -4,17 +4,21 @@
  * come back to us through the "ip rule ... lookup 123 / local 0.0.0.0/0"
  * routes the README describes.  The supervisor prepares the socket; the
  * worker, holding no capability, binds and connects it.
+ * It holds no state; dial_prepare is the supervisor's (it needs
+ * CAP_NET_ADMIN), dial_upstream and dial_udp are the worker's.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "dial.h"
 #include "io.h"
+#include "log.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT	24
@@ -49,6 +53,24 @@ dial_prepare(int family, int type, uint32_t mark)
 	return fd;
 fail:
 	return close_fail(fd);
+}
+
+/*
+ * What dial_prepare gave the supervisor for family: fd, or -1 with errno
+ * set.  A failure is logged once per episode (*failing, the caller's), as
+ * the caller retries it a moment later; a success ends the episode.
+ */
+void
+dial_prepare_result(int family, int fd, int *failing)
+{
+	if (fd != -1) {
+		*failing = 0;
+		return;
+	}
+	if (!*failing)
+		log_line(LOG_ERRORS, "prepare family=%s error=\"%s\"",
+		    family == AF_INET6 ? "ipv6" : "ipv4", strerror(errno));
+	*failing = 1;
 }
 
 static int

@@ -15,6 +15,7 @@
 #define UPSTREAM_BIT(family)	((family) == AF_INET6 ? UPSTREAM_V6 : UPSTREAM_V4)
 
 int	dial_prepare(int family, int type, uint32_t mark);
+void	dial_prepare_result(int family, int fd, int *failing);
 int	dial_upstream(int fd, const struct sockaddr_storage *target,
 	    const struct sockaddr_storage *src, int64_t deadline_ms,
 	    const char **port_lost);

@@ -1,4 +1,4 @@
-/* The supervisor: accepts, checks the allow-list, hands off to workers. */
+/* The supervisor: the poll loop over signals, listeners and workers; lifecycle. */
 #ifndef MMPROXY_SUPERVISOR_H
 #define MMPROXY_SUPERVISOR_H
 

@@ -13,6 +13,10 @@
  * on through the channel, and a SYNC message follows once the listeners
  * have been drained: the worker reads its own socket only after it, so
  * nothing is lost or reordered at the hand-off.
+ *
+ * It answers its workers' requests for upstream sockets (dial_prepare) and
+ * takes back the datagrams a worker could not serve.  It knows the pool
+ * only through pool.h and the supervisor only through side.h.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -22,16 +26,17 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dial.h"
 #include "drop.h"
 #include "io.h"
 #include "log.h"
-#include "pool.h"
 #include "udp_listener.h"
 
 #define UDP_BATCH	16
 #define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
 #define DRAIN_BUDGET	1024	/* datagrams per wake-up, all listeners */
 #define SYNC_MAX_MS	50	/* a SYNC waits no longer for a drain */
+#define UDP_CHANNEL_SNDBUF	(1 << 20)	/* datagrams queued at a hand-off */
 
 struct udp_peer {
 	struct sockaddr_storage	 addr;	/* as the listener saw it */
@@ -55,7 +60,7 @@ struct udp_batch {
 
 struct udp_side {
 	const struct options	*opt;
-	struct supervisor	*sup;
+	struct pool		*pool;
 	const struct subnet_list *allowed;	/* the supervisor's; SIGHUP */
 	const int		*listeners;
 	unsigned		 nlisteners;
@@ -68,6 +73,8 @@ struct udp_side {
 	size_t			 npending;	/* entries with sync_due */
 	int64_t			 pending_since_ms;
 	uint32_t		 next_id;
+	int			 stopping;	/* SIGTERM: no new peer */
+	int			 prepare_failing;	/* logged once per episode */
 	uint8_t			*buf;		/* UDP_BATCH datagrams */
 	struct udp_batch	 batch;
 	struct log_limit	 lim_refused, lim_full, lim_failed;
@@ -160,7 +167,7 @@ peer_remove(struct udp_side *u, struct udp_peer *e)
 }
 
 /* The worker pid is idle again, or gone: forget its peer. */
-void
+static void
 udp_worker_done(struct udp_side *u, pid_t pid)
 {
 	size_t i;
@@ -248,7 +255,7 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 		addr_format(&l, local_s + strlen(local_s),
 		    sizeof(local_s) - strlen(local_s));
 	}
-	pid = pool_handoff(u->sup, &h, &fd, data, peer_s, local_s);
+	pid = pool_handoff(u->pool, &h, &fd, data, peer_s, local_s);
 	close(fd);
 	if (pid == -1) {
 		log_peer_drop(&u->lim_full, h.conn_id, peer_s, errno == EAGAIN ?
@@ -269,7 +276,7 @@ peer_forward(struct udp_side *u, struct udp_peer *e,
 	    .local = *local };
 	char peer_s[ADDR_STRLEN] = "-";
 
-	if (pool_send(u->sup, e->pid, &h, data) == 0) {
+	if (pool_send(u->pool, e->pid, &h, data) == 0) {
 		e->forwarded++;
 		return;
 	}
@@ -294,12 +301,66 @@ dispatch(struct udp_side *u, const struct sockaddr_storage *from,
 		peer_new(u, from, local, data, len);
 }
 
-/* A worker's peer ended before this datagram could be served: again. */
-void
-udp_bounced(struct udp_side *u, const struct handoff *h,
-    const uint8_t *payload, size_t len)
+/*
+ * A UDP worker asks for an upstream socket (req: the family's bit, a
+ * sequence number): it gets one on its socket channel, or an answer with
+ * no fd, so that it never waits for nothing.
+ */
+static void
+socket_answer(struct udp_side *u, struct pool_worker *w,
+    const struct handoff *req)
 {
-	dispatch(u, &h->peer, &h->local, payload, len);
+	int family = req->upstream == UPSTREAM_V6 ? AF_INET6 : AF_INET;
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_SOCKET,
+	    .conn_id = req->conn_id, .upstream = req->upstream };
+	int fd = dial_prepare(family, SOCK_DGRAM, u->opt->mark);
+
+	dial_prepare_result(family, fd, &u->prepare_failing);
+	h.nfds = fd != -1;
+	if (pool_worker_sockch(w) != -1)
+		(void)fdpass_send(pool_worker_sockch(w), &h, &fd, NULL);
+	if (fd != -1)
+		close(fd);
+}
+
+/*
+ * Pool hook: a message from worker w.  A socket request is answered; a
+ * datagram its peer ended before it could be served is dispatched again
+ * (draining, it finds no new worker).
+ */
+static void
+udp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
+{
+	struct udp_side *u = ctx;
+	struct handoff h;
+
+	if (n < sizeof(h))
+		return;
+	memcpy(&h, m, sizeof(h));
+	if (h.tag == HANDOFF_TAG && h.kind == HANDOFF_SOCKET_REQ &&
+	    n == sizeof(h)) {
+		socket_answer(u, w, &h);
+		return;
+	}
+	if (!u->stopping && h.tag == HANDOFF_TAG &&
+	    h.kind == HANDOFF_UDP_DATA && h.nfds == 0 &&
+	    n == sizeof(h) + h.payload_len)
+		dispatch(u, &h.peer, &h.local, m + sizeof(h), h.payload_len);
+}
+
+/* Pool hook: the idle byte: w's peer has ended.  More may follow. */
+static int
+udp_idle(void *ctx, struct pool_worker *w, uint8_t b)
+{
+	(void)b;
+	udp_worker_done(ctx, pool_worker_pid(w));
+	return 1;
+}
+
+static void
+udp_gone(void *ctx, struct pool_worker *w)
+{
+	udp_worker_done(ctx, pool_worker_pid(w));
 }
 
 /*
@@ -406,7 +467,7 @@ sync_all(struct udp_side *u)
 		h.peer = e->addr;
 		/* A full channel: try again in a while.  Any other failure: the
 		 * worker is gone, and its reaping removes the entry. */
-		if (pool_send(u->sup, e->pid, &h, NULL) == -1 && errno == EAGAIN) {
+		if (pool_send(u->pool, e->pid, &h, NULL) == -1 && errno == EAGAIN) {
 			retry = 1;
 			continue;
 		}
@@ -422,14 +483,20 @@ sync_all(struct udp_side *u)
 /*
  * Read the listeners until all are empty (or DRAIN_BUDGET datagrams have
  * been read), dispatching each datagram; then tell the new peers' workers
- * that their queued datagrams have all been passed on.
+ * that their queued datagrams have all been passed on.  Any readable
+ * listener starts it: a datagram cannot wait.
  */
-void
-udp_side_readable(struct udp_side *u)
+static void
+udp_readable(void *ctx, const struct pollfd *pfd)
 {
+	struct udp_side *u = ctx;
 	int budget = DRAIN_BUDGET, progress;
 	unsigned i;
 
+	for (i = 0; i < u->nlisteners && !(pfd[i].revents & POLLIN); i++)
+		;
+	if (i == u->nlisteners)
+		return;
 	do {
 		progress = 0;
 		for (i = 0; i < u->nlisteners; i++) {
@@ -444,11 +511,29 @@ udp_side_readable(struct udp_side *u)
 		sync_all(u);
 }
 
+/*
+ * Listeners are polled even when no worker is idle (a datagram cannot
+ * wait: a worker is forked for a new peer), but not while the pool backs
+ * off after a failed spawn: for that moment the datagrams wait queued.
+ */
+static void
+udp_fds(void *ctx, struct pollfd *pfd)
+{
+	struct udp_side *u = ctx;
+	int reading = pool_backing_off(u->pool) == 0;
+	unsigned i;
+
+	for (i = 0; i < u->nlisteners; i++)
+		pfd[i] = (struct pollfd){ .fd = reading ? u->listeners[i] : -1,
+		    .events = POLLIN };
+}
+
 /* A poll(2) timeout: a pending SYNC, or a log summary, must not wait for
  * a datagram. */
-int
-udp_side_timeout(const struct udp_side *u)
+static int
+udp_timeout(const void *ctx)
 {
+	const struct udp_side *u = ctx;
 	int t = log_limit_due_ms(&u->lim_refused);
 
 	t = timeout_min(t, log_limit_due_ms(&u->lim_full));
@@ -458,9 +543,11 @@ udp_side_timeout(const struct udp_side *u)
 	return timeout_min(t, ms_until(u->pending_since_ms + SYNC_MAX_MS));
 }
 
-void
-udp_side_tick(struct udp_side *u)
+static void
+udp_tick(void *ctx)
 {
+	struct udp_side *u = ctx;
+
 	if (u->npending > 0 && ms_until(u->pending_since_ms + SYNC_MAX_MS) == 0)
 		sync_all(u);
 	log_limit_flush(&u->lim_refused);
@@ -468,23 +555,50 @@ udp_side_tick(struct udp_side *u)
 	log_limit_flush(&u->lim_failed);
 }
 
-/*
- * The UDP side for nlisteners prepared listening sockets, with room for
- * one peer per worker (-max-conns).  Exits on failure: it is startup.
- */
-struct udp_side *
-udp_side_new(const struct options *opt, struct supervisor *sup,
-    const struct subnet_list *allowed, const int *listeners,
-    unsigned nlisteners)
+static void
+udp_stop(void *ctx)
 {
+	struct udp_side *u = ctx;
+	unsigned i;
+
+	u->stopping = 1;
+	for (i = 0; i < u->nlisteners; i++)
+		close(u->listeners[i]);
+}
+
+static const struct side_ops udp_ops = {
+	.fds = udp_fds,
+	.readable = udp_readable,
+	.timeout = udp_timeout,
+	.tick = udp_tick,
+	.stop = udp_stop,
+};
+
+/*
+ * The UDP side for a's prepared listening sockets, with room for one peer
+ * per worker (-max-conns), attached to a's pool.  Exits on failure: it is
+ * startup.
+ */
+void
+udp_side_new(const struct side_args *a, struct side *out)
+{
+	/* The channel has room for the datagrams queued on a listener at a
+	 * hand-off; a surplus is dropped. */
+	struct pool_user pu = { .msg_max = sizeof(struct handoff) +
+	    HANDOFF_MAX_PAYLOAD, .socket_channel = 1,
+	    .ctl_sndbuf = UDP_CHANNEL_SNDBUF, .idle = udp_idle,
+	    .message = udp_message, .gone = udp_gone };
+	const struct options *opt = a->opt;
+	unsigned nlisteners = a->nlisteners;
+	const int *listeners = a->listeners;
 	struct udp_side *u;
 	size_t i;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		fatal("udp");
 	u->opt = opt;
-	u->sup = sup;
-	u->allowed = allowed;
+	u->pool = a->pool;
+	u->allowed = a->allowed;
 	u->listeners = listeners;
 	u->nlisteners = nlisteners;
 	u->lim_refused.what = "drop_not_allowed";
@@ -511,5 +625,7 @@ udp_side_new(const struct options *opt, struct supervisor *sup,
 		    &len) == -1)
 			fatal("udp listener");
 	}
-	return u;
+	pu.ctx = u;
+	pool_attach(a->pool, &pu);
+	*out = (struct side){ &udp_ops, u, nlisteners };
 }
