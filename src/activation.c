@@ -5,6 +5,7 @@
  * style (xinetd, tcpserver, s6-tcpserver): the connection is fd 0, and fd 1
  * (and under xinetd fd 2) are the same socket.  Every fd handed to us is
  * checked before use; a wrong one is a clear error at startup.
+ * It only finds and checks fds: it opens none and serves nothing.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -2,6 +2,7 @@
  * Addresses.  IPv4 text is parsed here, strictly (four decimal numbers,
  * no leading zeros: the PROXY spec's form); IPv6 text goes to inet_pton
  * after a check of its characters and length.
+ * Pure functions: no I/O, no state.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

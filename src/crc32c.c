@@ -1,3 +1,7 @@
+/*
+ * CRC32c (Castagnoli), for the PROXY v2 CRC32C TLV.  Pure: no I/O, no
+ * state.
+ */
 #include "crc32c.h"
 
 #define CRC32C_POLY_REFLECTED	0x82f63b78u

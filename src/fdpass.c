@@ -3,6 +3,7 @@
  * cmsg level, type and length, and the fd count must all agree, and a
  * truncated message (MSG_CTRUNC: the kernel dropped fds, for example at
  * RLIMIT_NOFILE) is an error, with whatever did arrive closed.
+ * It knows the message's shape, not what a job means.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>

@@ -2,6 +2,8 @@
  * Command line, as go-mmproxy's (Go's flag package): one or two dashes,
  * "-flag value" or "-flag=value".  A bad value is one line naming the
  * flag and exit 2, before anything is opened.
+ * It fills struct options once; nothing else writes it, and nothing here
+ * opens a file or a socket.
  */
 #include <errno.h>
 #include <limits.h>

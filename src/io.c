@@ -1,3 +1,7 @@
+/*
+ * I/O done once: EINTR and short writes, the monotonic clock and poll
+ * timeouts, small fd helpers.  No state, nothing that knows a client.
+ */
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <errno.h>

@@ -1,3 +1,8 @@
+/*
+ * Opening our own listening sockets (standalone mode): -listeners N
+ * sockets on -l, one SO_REUSEPORT group.  It only opens them; accepting is
+ * tcp_listener.c's and reading udp_listener.c's.
+ */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>

@@ -2,6 +2,7 @@
  * Logging.  Every event is one line, built in a local buffer and written
  * with one write(2) so lines from many workers sharing stderr never
  * interleave.  The level is set once before any fork and only read after.
+ * It never blocks the caller on a reader and never changes errno.
  */
 #include <sys/socket.h>
 #include <errno.h>

@@ -1,6 +1,9 @@
 /*
  * mmproxy: unwrap the PROXY protocol and connect to the backend from the
  * client's own address, so an unmodified backend sees the real client.
+ * main() only calls the steps: flags, launch mode, listeners, privileges,
+ * then the supervisor or the one-connection worker.  Nothing here touches
+ * a client.
  */
 #include <errno.h>
 #include <fcntl.h>

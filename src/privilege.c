@@ -7,6 +7,7 @@
  * a privileged one.  Everything else goes, and with -user NAME so does
  * root: the process runs as NAME from then on.  Workers give up even
  * these (sandbox.c).
+ * It never touches a socket or a client.
  */
 #include <sys/prctl.h>
 #include <sys/syscall.h>

@@ -4,6 +4,7 @@
  * the spec's.  Every length is checked before the bytes it covers are read,
  * and a prefix that can no longer become a valid header is rejected at
  * once rather than waiting for the deadline.
+ * It does no I/O and keeps no state: bytes in, a verdict out.
  */
 #include <netinet/in.h>
 #include <string.h>

@@ -14,6 +14,7 @@
  * pipe with it.  Copy buffers are mapped when a direction's first bytes
  * arrive and unmapped when the connection ends: an idle connection has
  * none, and an idle worker does not keep the pages its last client wrote.
+ * It never parses the bytes it moves and never opens a socket.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>

@@ -6,6 +6,7 @@
  * would: the route of a reply the backend sends (its output route; the
  * README's rules match it because locally sent packets count as "iif lo").  Missing routes are only warned about: they may
  * legitimately be set up later, or elsewhere.
+ * It only asks; it never changes a route.
  */
 #include <sys/socket.h>
 #include <linux/netlink.h>

@@ -7,6 +7,8 @@
  * never mixes versions.  The worker gets its channels on fixed fds and its
  * options as the first message on the channel: nothing is parsed twice,
  * and no file is read again.
+ * It passes fds and options, never a job, and knows nothing of TCP or
+ * UDP.
  */
 #include <sys/socket.h>
 #include <sys/syscall.h>

@@ -2,6 +2,7 @@
  * -allowed-subnets: one CIDR a line, '#' comments, blank lines.  Any
  * doubt at load time is an error naming FILE:LINE, and an empty list is
  * an error too: the list fails closed, never open.
+ * It matches addresses; it never sees a connection.
  */
 #include <netinet/in.h>
 #include <errno.h>

@@ -8,6 +8,8 @@
  * -close-after seconds without traffic either way, by the poll(2) timeout;
  * the peer ends with its last flow.  A bad datagram is dropped and logged:
  * the flows and the worker carry on.
+ * It never makes a socket: each flow's is asked of the supervisor, on
+ * the socket channel.
  */
 #include <sys/socket.h>
 #include <errno.h>
