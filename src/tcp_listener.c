@@ -75,8 +75,10 @@ stock_prepare(struct tcp_side *t, struct pool_worker *w)
 	struct tcp_stock *st = stock_of(w);
 	size_t i;
 
-	if (st == NULL)
+	if (st == NULL) {
+		dial_prepare_result(family[0], -1, &t->prepare_failing);
 		return -1;
+	}
 	for (i = 0; i < 2; i++) {
 		if (!(st->want & UPSTREAM_BIT(family[i])) || st->fd[i] != -1)
 			continue;
