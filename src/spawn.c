@@ -31,9 +31,33 @@ extern char **environ;
 
 /* execveat(2) by number: musl, the lean build's libc, has no wrapper. */
 static int
-sys_execveat(int fd, char *const argv[])
+sys_execveat(int fd, char *const argv[], char *const envp[])
 {
-	return (int)syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+	return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
+
+/*
+ * What a worker's environment holds: nothing of the supervisor's (a
+ * worker has no use for it, and a hijacked one must not read it).  A
+ * sanitizer build keeps its runtime's *SAN_OPTIONS, which its workers
+ * read at start.  The strings are the supervisor's own environment's.
+ */
+static void
+worker_env_make(struct spawn_image *img)
+{
+	size_t n = 0;
+#ifdef MMPROXY_SANITIZE
+	char **e;
+
+	for (e = environ; *e != NULL && n + 1 < SPAWN_ENV_MAX; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (eq != NULL && eq - *e >= 12 &&
+		    memcmp(eq - 11, "SAN_OPTIONS", 11) == 0)
+			img->env[n++] = *e;
+	}
+#endif
+	img->env[n] = NULL;
 }
 
 /* Open our own binary, before anything can replace it.  Fatal on error. */
@@ -44,6 +68,7 @@ spawn_open_self(struct spawn_image *img, const char *argv0)
 	if (img->fd == -1)
 		fatal("opening /proc/self/exe");
 	img->argv0 = argv0 != NULL ? argv0 : "mmproxy";
+	worker_env_make(img);
 }
 
 /*
@@ -111,7 +136,7 @@ child_exec(const struct spawn_image *img, int ctl, int sockch)
 	if (k == -1)
 		(void)close(WORKER_SOCKCH_FD);
 	/* exe is close-on-exec, as are the copies: they go with the exec. */
-	(void)sys_execveat(exe, argv);
+	(void)sys_execveat(exe, argv, img->env);
 	_exit(127);
 }
 

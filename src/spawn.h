@@ -6,9 +6,12 @@
 
 #include "options.h"
 
+#define SPAWN_ENV_MAX	8
+
 struct spawn_image {
 	int		 fd;		/* our binary, opened at startup */
 	const char	*argv0;
+	char		*env[SPAWN_ENV_MAX];	/* a worker's environment */
 };
 
 void	spawn_open_self(struct spawn_image *img, const char *argv0);

@@ -155,6 +155,19 @@ assert_confined() {
 	[ "$(ls "/proc/$1/fd" | sort -n | xargs)" = '0 1 2 3' ]
 }
 
+@test "a worker's environment holds nothing of the supervisor's" {
+	MMPROXY_TEST_CANARY=only-the-supervisor start_mmproxy -workers 2
+	# The supervisor has it, so a worker that inherited it would show it.
+	tr '\0' '\n' <"/proc/$MM_PID/environ" | grep -qx 'MMPROXY_TEST_CANARY=only-the-supervisor'
+	wait_for "two workers" eval '[ "$(worker_pids | wc -w)" -eq 2 ]'
+	for w in $(worker_pids); do
+		# A sanitizer build passes its runtime's options on, nothing else.
+		left=$(tr '\0' '\n' <"/proc/$w/environ" | grep -v '^[A-Z]*SAN_OPTIONS=' || true)
+		echo "worker $w environment: $left"
+		[ -z "$left" ]
+	done
+}
+
 @test "-user nobody: supervisor and workers run as nobody, the connection is still transparent" {
 	start_backends hello
 	start_mmproxy -user nobody
