@@ -32,8 +32,10 @@
  * supervisor (or, in -inetd mode, before the sandbox): the kernel checks
  * the capability when IP_TRANSPARENT and SO_MARK are set, not at bind()
  * or connect(), so a worker holding no capability can still bind the
- * socket to the client's address.  Only these are set here: the rest are
- * the worker's (dial_upstream), off the supervisor's accept path.
+ * socket to the client's address.  Only these, and a TCP socket's
+ * keepalive (tcp_keepalive_set: no option the worker's filter need allow),
+ * are set here: the rest are the worker's (dial_upstream), off the
+ * supervisor's accept path.
  * type: SOCK_STREAM or SOCK_DGRAM.  mark != 0 sets SO_MARK.
  * Returns a non-blocking socket, or -1 with errno set.
  */
@@ -49,6 +51,8 @@ dial_prepare(int family, int type, uint32_t mark)
 	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, 1) == -1)
 		goto fail;
 	if (mark != 0 && sockopt_set_int(fd, SOL_SOCKET, SO_MARK, (int)mark) == -1)
+		goto fail;
+	if (type == SOCK_STREAM && tcp_keepalive_set(fd) == -1)
 		goto fail;
 	return fd;
 fail:

@@ -3,6 +3,8 @@
  * timeouts, small fd helpers.  No state, nothing that knows a client.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +107,22 @@ int
 sockopt_set_int(int fd, int level, int opt, int val)
 {
 	return setsockopt(fd, level, opt, &val, sizeof(val));
+}
+
+/*
+ * TCP keepalive as go-mmproxy has it (Go's default: the first probe after
+ * TCP_KEEPALIVE_S of silence, then one every TCP_KEEPALIVE_S), so that a
+ * peer that vanished frees its worker in minutes, not hours.  Accepted
+ * sockets inherit it from their listener.  Returns 0, or -1 with errno set.
+ */
+int
+tcp_keepalive_set(int fd)
+{
+	if (sockopt_set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPALIVE_S) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, TCP_KEEPALIVE_S) == -1)
+		return -1;
+	return 0;
 }
 
 /*

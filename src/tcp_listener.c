@@ -346,10 +346,12 @@ tcp_side_new(const struct side_args *a, struct side *out)
 	t->listeners = a->listeners;
 	t->nlisteners = a->nlisteners;
 	t->drop_limit.what = "drop";
-	/* Accepted connections inherit it: one setsockopt fewer each. */
-	for (i = 0; i < a->nlisteners; i++)
+	/* Accepted connections inherit them: no setsockopt for each. */
+	for (i = 0; i < a->nlisteners; i++) {
 		(void)sockopt_set_int(a->listeners[i], IPPROTO_TCP, TCP_NODELAY,
 		    1);
+		(void)tcp_keepalive_set(a->listeners[i]);
+	}
 	u.ctx = t;
 	pool_attach(a->pool, &u);
 	*out = (struct side){ &tcp_ops, t, a->nlisteners };

@@ -76,6 +76,7 @@ worker_serve_one(const struct options *opt, const struct run_as *ra,
 	st.fd[0] = dial_prepare(AF_INET, SOCK_STREAM, opt->mark);
 	st.fd[1] = dial_prepare(AF_INET6, SOCK_STREAM, opt->mark);
 	(void)sockopt_set_int(client, IPPROTO_TCP, TCP_NODELAY, 1);
+	(void)tcp_keepalive_set(client);
 	if (fd_set_nonblock(client) == -1) {
 		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s error=\"%s\"",
 		    id, peer_s, drop_str(DROP_READ_ERROR), strerror(errno));

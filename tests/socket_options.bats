@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# -mark and -listeners: visible on the real sockets.
+# -mark, -listeners and keepalive: visible on the real sockets.
 
 load helpers
 
@@ -28,6 +28,26 @@ upstream_is_open() {
 	echo "$output"
 	[[ "$output" == *"fwmark:0x2a"* ]]
 	[[ "$output" == *"198.51.100.7:40000"* ]]
+}
+
+# The seconds to the next keepalive probe of each socket ss selects ($@),
+# one line each; nothing for a socket without keepalive.
+keepalive_seconds() {
+	nsx ss -Htno state established "$@" | sed -n 's/.*timer:(keepalive,\([0-9]*\)sec,.*/\1/p'
+}
+
+@test "keepalive is on for the client's and the upstream socket, every 15 s as go-mmproxy's" {
+	start_mmproxy
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.7 127.0.0.1 40000 8443\r\n' --hold-ms 60000 127.0.0.1:8443 3>&- &
+	wait_for "the upstream connection" upstream_is_open
+	nsx ss -Htnoe state established
+	# The accepted socket (mmproxy's end of the client connection) and the
+	# upstream one; the kernel's default would be two hours, not seconds.
+	for sel in 'sport = :8443' 'dst 127.0.0.1:4430'; do
+		s=$(keepalive_seconds "$sel")
+		echo "$sel: next probe in ${s:-none} s"
+		[ -n "$s" ] && [ "$s" -le 15 ]
+	done
 }
 
 @test "without -mark the upstream socket carries no fwmark" {
