@@ -41,20 +41,27 @@ struct header_buf {
 	size_t		 len;
 };
 
-/* This process's drop lines: a flood of bad clients cannot flood the log. */
+/* This process's lines that a client can cause at -v 1: a flood of bad
+ * clients cannot flood the log. */
 static struct log_limit drop_limit = { .what = "drop" };
+static struct log_limit close_limit = { .what = "close" };
+static struct log_limit connect_limit = { .what = "connect" };
 
-/* When the suppressed drop lines' summary is due (ms), or -1. */
+/* When a summary of suppressed lines is due (ms), or -1. */
 int
 tcp_conn_summary_due_ms(void)
 {
-	return log_limit_due_ms(&drop_limit);
+	return timeout_min(log_limit_due_ms(&drop_limit),
+	    timeout_min(log_limit_due_ms(&close_limit),
+	    log_limit_due_ms(&connect_limit)));
 }
 
 void
 tcp_conn_summary_flush(void)
 {
 	log_limit_flush(&drop_limit);
+	log_limit_flush(&close_limit);
+	log_limit_flush(&connect_limit);
 }
 
 static void
@@ -183,7 +190,7 @@ log_close(const struct conn *c, int rc, const struct relay_result *res)
 		    "relay=%s up=%llu down=%llu end=eof", c->id, c->peer_s,
 		    c->src_s, c->target_s, how, (unsigned long long)res->up,
 		    (unsigned long long)res->down);
-	else
+	else if (log_limit_allow(&close_limit))
 		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
 		    "relay=%s up=%llu down=%llu end=error side=%s error=\"%s\"",
 		    c->id, c->peer_s, c->src_s, c->target_s, how,
@@ -238,11 +245,12 @@ test_trigger(const uint8_t *p, size_t len)
 static void
 log_connect(const struct conn *c, const char *port_lost)
 {
-	if (port_lost != NULL)
-		log_line(LOG_ERRORS, "connect id=%u peer=%s src=%s target=%s "
-		    "source_port=ephemeral reason=%s", c->id, c->peer_s,
-		    c->src_s, c->target_s, port_lost);
-	else
+	if (port_lost != NULL) {
+		if (log_limit_allow(&connect_limit))
+			log_line(LOG_ERRORS, "connect id=%u peer=%s src=%s "
+			    "target=%s source_port=ephemeral reason=%s", c->id,
+			    c->peer_s, c->src_s, c->target_s, port_lost);
+	} else
 		log_line(LOG_STATES, "connect id=%u peer=%s src=%s target=%s",
 		    c->id, c->peer_s, c->src_s, c->target_s);
 }

@@ -64,7 +64,7 @@ struct peer {
 	struct mmsghdr		 msg[UDP_BATCH];
 	struct iovec		 iov[UDP_BATCH];
 	struct sockaddr_storage	 from[UDP_BATCH];
-	struct log_limit	 lim_drop, lim_err;
+	struct log_limit	 lim_drop, lim_err, lim_open;
 };
 
 static void
@@ -138,13 +138,15 @@ flow_target(const struct peer *p, const struct pp_header *hdr)
 }
 
 static void
-log_flow_open(const struct peer *p, const struct flow *f, const char *port_lost)
+log_flow_open(struct peer *p, const struct flow *f, const char *port_lost)
 {
-	if (port_lost != NULL)
-		log_line(LOG_ERRORS, "flow_open id=%u peer=%s src=%s target=%s "
-		    "flows=%zu source_port=ephemeral reason=%s", p->id,
-		    p->peer_s, f->src_s, f->target_s, p->nflows, port_lost);
-	else
+	if (port_lost != NULL) {
+		if (log_limit_allow(&p->lim_open))
+			log_line(LOG_ERRORS, "flow_open id=%u peer=%s src=%s "
+			    "target=%s flows=%zu source_port=ephemeral reason=%s",
+			    p->id, p->peer_s, f->src_s, f->target_s, p->nflows,
+			    port_lost);
+	} else
 		log_line(LOG_STATES, "flow_open id=%u peer=%s src=%s target=%s "
 		    "flows=%zu", p->id, p->peer_s, f->src_s, f->target_s,
 		    p->nflows);
@@ -481,8 +483,10 @@ flows_expire(struct peer *p)
 	}
 	log_limit_flush(&p->lim_drop);
 	log_limit_flush(&p->lim_err);
+	log_limit_flush(&p->lim_open);
 	return timeout_min(timeout_min((int)next, log_limit_due_ms(&p->lim_drop)),
-	    log_limit_due_ms(&p->lim_err));
+	    timeout_min(log_limit_due_ms(&p->lim_err),
+	    log_limit_due_ms(&p->lim_open)));
 }
 
 static int
@@ -504,6 +508,7 @@ peer_init(struct peer *p, const struct options *opt, int ctl, int sockch,
 		addr_format(&p->addr, p->peer_s, sizeof(p->peer_s));
 	p->lim_drop.what = "drop";
 	p->lim_err.what = "flow_error";
+	p->lim_open.what = "flow_open";
 	p->capflows = FLOWS_FIRST < opt->max_flows ? FLOWS_FIRST : opt->max_flows;
 	p->flows = malloc(p->capflows * sizeof(*p->flows));
 	p->pfd = malloc((2 + p->capflows) * sizeof(*p->pfd));
@@ -519,6 +524,7 @@ peer_end(struct peer *p)
 	log_line(LOG_STATES, "peer_close id=%u peer=%s", p->id, p->peer_s);
 	log_limit_flush(&p->lim_drop);
 	log_limit_flush(&p->lim_err);
+	log_limit_flush(&p->lim_open);
 	close(p->down);
 	free(p->flows);
 	free(p->pfd);

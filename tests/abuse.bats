@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Hostile load: a flood of bad headers cannot flood the log, and silent
-# connections cannot keep a real client waiting.
+# Hostile load: a flood of bad headers or of resets cannot flood the log,
+# and silent connections cannot keep a real client waiting.
 
 load helpers
 
@@ -30,6 +30,26 @@ teardown() {
 	[ "$lines" -le $(( 4 * 10 * elapsed )) ]
 	[ "$lines" -lt 10000 ]
 	[ "$(grep -c '^drop .* reason=bad_signature$' "$MM_LOG")" -eq "$lines" ]
+	assert_still_serving
+}
+
+@test "a flood of 2,000 clients that reset once relayed produces a bounded number of close lines" {
+	start_mmproxy -v 1 -workers 1 -max-conns 4
+	t0=$(date +%s)
+	# Source port 0: each connection dials from a port of its own.  Each
+	# client waits for its byte's echo, so its worker is relaying when the
+	# reset comes: close ... end=error side=client.
+	run pp --text 'PROXY TCP4 198.51.100.7 127.0.0.1 0 8443\r\nx' --repeat 2000 --reset --timeout-ms 10000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "reset=2000" ]
+	elapsed=$(( $(date +%s) - t0 + 1 ))
+	wait_log '^suppressed what=close count=[0-9]+ seconds=1$'
+	lines=$(grep -c '^close .* end=error ' "$MM_LOG")
+	echo "$lines close lines in about $elapsed s"
+	[ "$lines" -ge 1 ]
+	[ "$lines" -le $(( 4 * 10 * elapsed )) ]
+	[ "$lines" -lt 2000 ]
 	assert_still_serving
 }
 

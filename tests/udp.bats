@@ -100,6 +100,28 @@ teardown() {
 	wait_log '^flow_open id=2 .* src=198\.51\.100\.7:40000 .* source_port=ephemeral reason=port_in_use$'
 }
 
+@test "64 flows from privileged source ports log a bounded number of flow_open lines at -v 1" {
+	start_udp_backends hello
+	start_udp_mmproxy -v 1
+	local args=() i
+	# One balancer socket, 64 clients 198.51.100.7:100..163: each flow
+	# keeps the address on an ephemeral port and says so at -v 1.
+	for i in $(seq 0 63); do
+		args+=(--hex "$SIG 21 12 000c c6336407 7f000001 $(printf %04x $((100 + i))) 20fb" --text "p$i")
+	done
+	t0=$(date +%s)
+	run udp "${args[@]}"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 64 ]
+	elapsed=$(( $(date +%s) - t0 + 1 ))
+	wait_log '^suppressed what=flow_open count=[0-9]+ seconds=1$'
+	n=$(grep -c '^flow_open .* source_port=ephemeral reason=privileged_port$' "$MM_LOG")
+	echo "$n flow_open lines in about $elapsed s"
+	[ "$n" -ge 1 ]
+	[ "$n" -lt 64 ]
+	[ "$n" -le $(( 10 * elapsed )) ]
+}
+
 @test "0-byte datagrams pass both ways and do not end the flow" {
 	start_udp_backends echo
 	start_udp_mmproxy

@@ -19,7 +19,8 @@
  *     --bind IP        connect from this source address
  *     --repeat N       send the pieces on N connections, one after another,
  *                      each read to EOF (a flood of bad headers); prints
- *                      closed=N
+ *                      closed=N.  With --reset: each read until its first
+ *                      byte comes back, then reset; prints reset=N
  *     --parallel N     open N connections, each with a v1 header from
  *                      --src IP and source port --port-base + i, then
  *                      check every echo; prints ok=N
@@ -345,9 +346,32 @@ parallel(const struct sockaddr_storage *ss, int n,
 	return ok == n ? 0 : 1;
 }
 
-/* The pieces on n connections in turn, each read until mmproxy closes it. */
+/* Close fd with a reset, not a FIN. */
+static void
+close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* Wait (timeout ms at most) for a byte on fd.  Returns 1 if one came. */
 static int
-repeat(const struct sockaddr_storage *ss, int n, int timeout)
+read_one(int fd, int timeout)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, timeout) == 1 && read(fd, &c, 1) == 1;
+}
+
+/*
+ * The pieces on n connections in turn, each read until mmproxy closes it;
+ * reset: each read until the first byte of its echo, then reset.
+ */
+static int
+repeat(const struct sockaddr_storage *ss, int n, int timeout, int reset)
 {
 	int i, closed = 0;
 
@@ -355,6 +379,11 @@ repeat(const struct sockaddr_storage *ss, int n, int timeout)
 		int fd = dial(ss);
 
 		send_pieces(fd, 0, 0);
+		if (reset) {
+			closed += read_one(fd, timeout);
+			close_reset(fd);
+			continue;
+		}
 		shutdown(fd, SHUT_WR);
 		/* EOF, or a reset: mmproxy closed it either way. */
 		int r = read_to_eof(fd, timeout);
@@ -362,7 +391,7 @@ repeat(const struct sockaddr_storage *ss, int n, int timeout)
 			closed++;
 		close(fd);
 	}
-	printf("closed=%d\n", closed);
+	printf("%s=%d\n", reset ? "reset" : "closed", closed);
 	return closed == n ? 0 : 3;
 }
 
@@ -418,7 +447,7 @@ main(int argc, char **argv)
 	if (npar > 0)
 		return parallel(&ss, npar, src, port_base, timeout);
 	if (nrep > 0)
-		return repeat(&ss, nrep, timeout);
+		return repeat(&ss, nrep, timeout, reset);
 	if (pause < 0)
 		pause = bytewise || npieces > 1 ? 20 : 0;
 	fd = dial(&ss);
@@ -428,9 +457,7 @@ main(int argc, char **argv)
 	if (bulk_bytes > 0)
 		return bulk(fd, bulk_bytes, timeout);
 	if (reset) {
-		struct linger l = { .l_onoff = 1, .l_linger = 0 };
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-		close(fd);
+		close_reset(fd);
 		return 0;
 	}
 	if (shut)
