@@ -323,8 +323,22 @@ pool_reap(struct pool *p)
 }
 
 /*
- * One message from worker k, given to the user.  Returns 1 if there may
- * be more, 0 if not, -1 at EOF (it is going away).
+ * Worker k broke the channel's protocol: it is not trusted to serve
+ * anyone any more.  Killed, and logged once (it is retired by the caller).
+ */
+static void
+worker_misbehaved(struct pool *p, size_t k, const char *why)
+{
+	log_line(LOG_ERRORS, "worker_misbehaved worker=%d id=%u reason=%s",
+	    (int)p->w[k].pid, p->w[k].conn_id, why);
+	kill(p->w[k].pid, SIGKILL);
+}
+
+/*
+ * One message from worker k, given to the user.  An idle report counts
+ * only from a busy worker, once per job.  Returns 1 if there may be more,
+ * 0 if not, -1 at EOF or when the worker broke the protocol (it is going
+ * away).
  */
 static int
 worker_read(struct pool *p, size_t k)
@@ -339,6 +353,10 @@ worker_read(struct pool *p, size_t k)
 	if (n == 0)
 		return -1;
 	if (n == 1) {
+		if (p->w[k].state != W_BUSY) {
+			worker_misbehaved(p, k, "idle_while_idle");
+			return -1;
+		}
 		p->w[k].state = W_IDLE;
 		return p->user.idle(p->user.ctx, &p->w[k], p->msg[0]);
 	}

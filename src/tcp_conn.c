@@ -225,20 +225,34 @@ conn_init(struct conn *c, int client, uint32_t id,
 #ifdef MMPROXY_TEST_TRIGGER
 /*
  * Only in the test build (build/tests/mmproxy-trigger), never in the
- * normal binary: a client whose first payload bytes are TEST_TRIGGER makes
- * its worker do what an exploited one would, run a shell, so that a test
- * can see the filter kill it.
+ * normal binary: a client whose first payload bytes are a trigger makes
+ * its worker do what an exploited one would, so that a test can see what
+ * stops it: TEST_TRIGGER runs a shell (the filter kills it), TEST_LIE
+ * reports idle twice for one job (the supervisor kills it).
  */
+#include "worker.h"
+
 #define TEST_TRIGGER	"mmproxy-test: forbidden syscall"
+#define TEST_LIE	"mmproxy-test: idle twice"
+
+static int
+test_payload_is(const uint8_t *p, size_t len, const char *what)
+{
+	return len >= strlen(what) && memcmp(p, what, strlen(what)) == 0;
+}
 
 static void
 test_trigger(const uint8_t *p, size_t len)
 {
 	char *argv[] = { (char *)"sh", NULL };
+	uint8_t idle = 0;
 
-	if (len >= sizeof(TEST_TRIGGER) - 1 &&
-	    memcmp(p, TEST_TRIGGER, sizeof(TEST_TRIGGER) - 1) == 0)
+	if (test_payload_is(p, len, TEST_TRIGGER))
 		execve("/bin/sh", argv, NULL);
+	if (test_payload_is(p, len, TEST_LIE)) {
+		(void)send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL);
+		(void)send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL);
+	}
 }
 #endif
 

@@ -103,6 +103,22 @@ assert_confined() {
 	kill -0 "$MM_PID"
 }
 
+@test "a worker that reports idle twice for one job is killed as misbehaving, and the others are served" {
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy
+	hold_tcp 3
+	wait_log '^connect id=1 '
+	# The trigger makes the worker send two idle bytes while it serves:
+	# the first ends its job, the second comes from a worker with none.
+	run pp --text 'PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: idle twice\n' --shut --read
+	wait_log '^worker_misbehaved worker=[0-9]+ id=2 reason=idle_while_idle$'
+	wait_log '^worker_exit worker=[0-9]+ signal=9 id=2$'
+	[ "$(grep -c '^worker_misbehaved ' "$MM_LOG")" -eq 1 ]
+	kill -0 "$(worker_of 1)"
+	assert_still_serving
+	kill -0 "$MM_PID"
+}
+
 @test "the normal binary has no trigger: the same bytes are relayed like any others" {
 	start_backends echo
 	start_mmproxy
