@@ -199,10 +199,18 @@ $(BUILD)/fuzz/fuzz_proxy_protocol: tests/fuzz/fuzz_proxy_protocol.c $(PARSER_SRC
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ tests/fuzz/fuzz_proxy_protocol.c $(PARSER_SRCS)
 
+# A sanitizer build's worker filter is no sandbox (src/sandbox.c): it is
+# for tests, never installed.
+ifeq ($(SANITIZE),1)
+install:
+	@echo "mmproxy: make install refuses a SANITIZE=1 build: its workers' filter is no sandbox" >&2
+	@exit 1
+else
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/mmproxy $(DESTDIR)$(SBINDIR)/mmproxy
 	install -m 0644 man/mmproxy.8 $(DESTDIR)$(MANDIR)/man8/mmproxy.8
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mmproxy $(DESTDIR)$(MANDIR)/man8/mmproxy.8

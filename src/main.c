@@ -53,6 +53,17 @@ allowed_subnets_load(struct options *opt)
 		fatalx("-allowed-subnets: %s", err);
 }
 
+/*
+ * The sanitizer build's filter lets the sanitizer's runtime open files,
+ * trace, fork and map executable memory (sandbox.c): it is no sandbox,
+ * and its start line says so.
+ */
+#ifdef MMPROXY_SANITIZE
+#define BUILD_NOTE	" build=sanitizer sandbox=none"
+#else
+#define BUILD_NOTE	""
+#endif
+
 static void
 log_start(const struct options *opt, const struct launch *l)
 {
@@ -70,18 +81,19 @@ log_start(const struct options *opt, const struct launch *l)
 		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
 		    "proto=udp listeners=%u target4=%s target6=%s "
 		    "allowed_subnets=%s close_after=%u workers=%u max_conns=%u "
-		    "max_flows=%u", MMPROXY_VERSION, activation_mode_str(l->mode),
-		    lis, l->nfds, t4, t6, opt->allowed_subnets_path ?
-		    opt->allowed_subnets_path : "any", opt->close_after,
-		    opt->workers, opt->max_conns, opt->max_flows);
+		    "max_flows=%u%s", MMPROXY_VERSION,
+		    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
+		    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
+		    opt->close_after, opt->workers, opt->max_conns,
+		    opt->max_flows, BUILD_NOTE);
 	else
 		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
 		    "proto=tcp listeners=%u target4=%s target6=%s "
 		    "allowed_subnets=%s header_timeout=%u workers=%u "
-		    "max_conns=%u", MMPROXY_VERSION, activation_mode_str(l->mode),
-		    lis, l->nfds, t4, t6, opt->allowed_subnets_path ?
-		    opt->allowed_subnets_path : "any", opt->header_timeout,
-		    opt->workers, opt->max_conns);
+		    "max_conns=%u%s", MMPROXY_VERSION,
+		    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
+		    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
+		    opt->header_timeout, opt->workers, opt->max_conns, BUILD_NOTE);
 }
 
 /* Fail at startup, in one line that says what to do, not on every client. */

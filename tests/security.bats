@@ -143,6 +143,20 @@ assert_confined() {
 	! grep -q 'signal=31' "$MM_LOG"
 }
 
+@test "a sanitizer build's start line says it is no sandbox, and make install refuses such a build" {
+	start_mmproxy
+	if grep -q __asan_init "$MMPROXY"; then
+		grep -q '^start .* build=sanitizer sandbox=none$' "$MM_LOG"
+	else
+		! grep -q 'sandbox=none' "$MM_LOG"
+	fi
+	run make -s -C "$BATS_TEST_DIRNAME/.." install SANITIZE=1 DESTDIR="$BATS_TEST_TMPDIR/root"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"refuses a SANITIZE=1 build"* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/root" ]
+}
+
 @test "-seccomp takes only true or false, and only after =" {
 	run "$MMPROXY" -seccomp=maybe
 	[ "$status" -eq 2 ]
