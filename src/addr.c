@@ -222,6 +222,32 @@ addr_is_unusable_source(const struct sockaddr_storage *sa)
 	return 1;
 }
 
+/* 1 if sa (unmapped) is a loopback address: 127.0.0.0/8 or ::1. */
+int
+addr_is_loopback(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >>
+		    24 == 127;
+	if (sa->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return 0;
+}
+
+/*
+ * 1 if a PROXY source src claims loopback while the balancer that sent it
+ * (peer, unmapped) is not on this host's loopback: a remote balancer can
+ * have no loopback client, and backends trust loopback (PROXY-SPEC,
+ * policy).  A balancer on this host may proxy a local client.
+ */
+int
+addr_loopback_claimed(const struct sockaddr_storage *src,
+    const struct sockaddr_storage *peer)
+{
+	return addr_is_loopback(src) && !addr_is_loopback(peer);
+}
+
 /*
  * "a.b.c.d:port" or "[v6]:port"; "?" for anything else.
  */

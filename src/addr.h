@@ -18,6 +18,9 @@ unsigned	addr_port(const struct sockaddr_storage *sa);
 void		addr_set_port(struct sockaddr_storage *sa, unsigned port);
 void		addr_unmap(struct sockaddr_storage *sa);
 int		addr_is_unusable_source(const struct sockaddr_storage *sa);
+int		addr_is_loopback(const struct sockaddr_storage *sa);
+int		addr_loopback_claimed(const struct sockaddr_storage *src,
+		    const struct sockaddr_storage *peer);
 void		addr_format(const struct sockaddr_storage *sa, char *buf, size_t len);
 
 #endif

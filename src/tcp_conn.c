@@ -332,6 +332,10 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 		addr_format(target, c.target_s, sizeof(c.target_s));
 	}
 	log_header(&c, &hdr);
+	if (!hdr.real_endpoints && addr_loopback_claimed(&hdr.src, &c.peer)) {
+		conn_drop(&c, drop_str(DROP_LOOPBACK_SOURCE), 0);
+		goto out;
+	}
 	if ((up = conn_dial(opt, &c, st, target, &hdr)) == -1) {
 		result = SERVE_UPSTREAM_FAILED;
 		goto out;

@@ -264,6 +264,10 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 	}
 	if (!hdr.real_endpoints && log_enabled(LOG_ERRORS))
 		addr_format(&hdr.src, src_s, sizeof(src_s));
+	if (!hdr.real_endpoints && addr_loopback_claimed(&hdr.src, &p->addr)) {
+		peer_drop(p, src_s, drop_str(DROP_LOOPBACK_SOURCE), 0);
+		return;
+	}
 	if ((f = flow_find(p, &hdr)) == NULL &&
 	    (f = flow_open(p, &hdr, src_s)) == NULL)
 		return;

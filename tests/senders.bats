@@ -45,6 +45,22 @@ client_through_lb() {
 	backend_saw "198\.51\.100\.20:${BASH_REMATCH[1]}"
 }
 
+@test "a remote balancer cannot pose a client as loopback: 127.0.0.1, ::1 and ::ffff:127.0.0.2 are refused" {
+	local hdr
+	for hdr in 'PROXY TCP4 127.0.0.1 192.0.2.2 40000 8443\r\n' \
+	    'PROXY TCP6 ::1 ::1 40001 8443\r\n' \
+	    'PROXY TCP6 ::ffff:127.0.0.2 ::ffff:192.0.2.2 40002 8443\r\n'; do
+		run ip netns exec "$LB" "$PP_CLIENT" --text "${hdr}hi\n" --shut --read 192.0.2.2:8443
+		echo "$output"
+		[ -z "$output" ]
+	done
+	wait_for "three loopback_source drops" eval '[ "$(grep -c "^drop id=[0-9]* peer=192\.0\.2\.1:[0-9]* src=.* reason=loopback_source$" "$MM_LOG")" -eq 3 ]'
+	grep -q 'src=127\.0\.0\.1:40000 .*reason=loopback_source$' "$MM_LOG"
+	grep -q 'src=\[::1\]:40001 .*reason=loopback_source$' "$MM_LOG"
+	grep -q 'src=127\.0\.0\.2:40002 .*reason=loopback_source$' "$MM_LOG"
+	refute_backend_connection
+}
+
 @test "HAProxy with examples/haproxy.cfg (send-proxy-v2): the backend sees the real client" {
 	need haproxy haproxy
 	cfg=$BATS_TEST_TMPDIR/haproxy.cfg

@@ -43,3 +43,15 @@ teardown() {
 	grep -q '^dgram peer=198\.51\.100\.20:40053 len=29 ' "$BE4_LOG"
 	wait_log '^flow_open id=[0-9]+ peer=192\.0\.2\.1:[0-9]+ src=198\.51\.100\.20:40053 target=127\.0\.0\.1:4430 flows=1$'
 }
+
+@test "a remote UDP balancer cannot pose a client as loopback: a 127.0.0.1 source is dropped" {
+	start_udp_backends hello
+	start_udp_mmproxy -l 192.0.2.2:8443
+	# PROXY v2 DGRAM UDP4 127.0.0.1:40000 -> 192.0.2.2:8443, then "hi".
+	run ip netns exec "$LB" "$UDP_CLIENT" --hex "$SIG 21 12 000c 7f000001 c0000202 9c40 20fb" \
+	    --text 'hi' --timeout-ms 1000 192.0.2.2:8443
+	echo "$output"
+	[ "$status" -eq 3 ]
+	wait_log '^drop id=[0-9]+ peer=192\.0\.2\.1:[0-9]+ proto=udp src=127\.0\.0\.1:40000 reason=loopback_source$'
+	refute_backend_datagram
+}

@@ -35,6 +35,13 @@ teardown() {
 	wait_log 'target=127\.0\.0\.1:4430'
 }
 
+@test "v1 from a balancer on this host's loopback may name a loopback client" {
+	run pp --text 'PROXY TCP4 127.0.0.2 127.0.0.1 40003 8443\r\n' --shut --read
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello 127.0.0.2:40003" ]
+	backend_saw 127.0.0.2:40003
+}
+
 @test "v1 source port 0 is dialled from an ephemeral port" {
 	run pp --text 'PROXY TCP4 198.51.100.9 127.0.0.1 0 8443\r\n' --shut --read
 	[ "$status" -eq 0 ]
