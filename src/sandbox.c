@@ -13,7 +13,9 @@
  *   3. Allowed with their arguments checked: setsockopt (SO_LINGER,
  *      SO_REUSEADDR, IP_BIND_ADDRESS_NO_PORT, TCP_SYNCNT, TCP_NODELAY),
  *      getsockopt (SO_ERROR only), fcntl (the commands used), tgkill
- *      (SIGABRT only, for abort()).
+ *      (SIGABRT to itself only, for abort(): the filter is given its pid
+ *      when installed).  kill() is not allowed: no other process can be
+ *      signalled.
  *   4. socket() fails with EACCES: a worker never makes a socket (the
  *      supervisor does), and libc's syslog() reconnecting must fail
  *      cleanly rather than kill.
@@ -35,6 +37,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -112,6 +115,25 @@
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4), \
 	LOAD(ARG_LO(n)), \
 	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, (mask), 1, 0), \
+	RET(SECCOMP_RET_ALLOW), \
+	KILL
+
+/*
+ * A placeholder for the worker's own pid, filled in when the filter is
+ * installed (sandbox_enter): no pid is this large.  A fresh image never
+ * forks or starts a thread, so its pid is its only tid, for good.
+ */
+#define SELF_PID	0xfffffffeu
+
+/* tgkill: only to this process's own thread, and only signal sig. */
+#define ALLOW_TGKILL_SELF(sig) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_tgkill, 0, 8), \
+	LOAD(ARG_LO(0)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SELF_PID, 0, 5), \
+	LOAD(ARG_LO(1)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SELF_PID, 0, 3), \
+	LOAD(ARG_LO(2)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (sig), 0, 1), \
 	RET(SECCOMP_RET_ALLOW), \
 	KILL
 
@@ -222,7 +244,8 @@ static const struct sock_filter worker_filter[] = {
 	ALLOW_ARG2(__NR_getsockopt, 1, SOL_SOCKET, 2, SO_ERROR),
 	ALLOW_ARG4(__NR_fcntl, 1, F_GETFL, F_SETFL, F_GETPIPE_SZ,
 	    F_SETPIPE_SZ),
-	ALLOW_ARG(__NR_tgkill, 2, SIGABRT),
+	/* abort(): SIGABRT to itself; another process is never signalled. */
+	ALLOW_TGKILL_SELF(SIGABRT),
 
 	/* 4. No socket of its own. */
 	FAIL(__NR_socket, EACCES),
@@ -231,15 +254,24 @@ static const struct sock_filter worker_filter[] = {
 	KILL,
 };
 
-/* Install the filter.  Returns 0, or -1 with errno set. */
+#define FILTER_LEN	(sizeof(worker_filter) / sizeof(worker_filter[0]))
+
+/*
+ * Install the filter, with this process's pid where it says SELF_PID.
+ * Returns 0, or -1 with errno set.
+ */
 int
 sandbox_enter(void)
 {
-	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(worker_filter) /
-		    sizeof(worker_filter[0])),
-		.filter = (struct sock_filter *)worker_filter,
-	};
+	struct sock_filter insns[FILTER_LEN];
+	struct sock_fprog prog = { .len = (unsigned short)FILTER_LEN,
+	    .filter = insns };
+	size_t i;
+
+	memcpy(insns, worker_filter, sizeof(insns));
+	for (i = 0; i < FILTER_LEN; i++)
+		if (BPF_CLASS(insns[i].code) == BPF_JMP && insns[i].k == SELF_PID)
+			insns[i].k = (uint32_t)getpid();
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -1;

@@ -228,12 +228,19 @@ conn_init(struct conn *c, int client, uint32_t id,
  * normal binary: a client whose first payload bytes are a trigger makes
  * its worker do what an exploited one would, so that a test can see what
  * stops it: TEST_TRIGGER runs a shell (the filter kills it), TEST_LIE
- * reports idle twice for one job (the supervisor kills it).
+ * reports idle twice for one job (the supervisor kills it), TEST_ABORT
+ * sends SIGABRT to the pid that follows it (the filter kills it), or to
+ * itself ("self": abort() must still work).
  */
+#include <sys/syscall.h>
+#include <signal.h>
+#include <stdlib.h>
+
 #include "worker.h"
 
 #define TEST_TRIGGER	"mmproxy-test: forbidden syscall"
 #define TEST_LIE	"mmproxy-test: idle twice"
+#define TEST_ABORT	"mmproxy-test: abort "
 
 static int
 test_payload_is(const uint8_t *p, size_t len, const char *what)
@@ -252,6 +259,16 @@ test_trigger(const uint8_t *p, size_t len)
 	if (test_payload_is(p, len, TEST_LIE)) {
 		(void)send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL);
 		(void)send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL);
+	}
+	if (test_payload_is(p, len, TEST_ABORT)) {
+		char num[16] = "";
+		size_t n = len - strlen(TEST_ABORT);
+		long pid;
+
+		memcpy(num, p + strlen(TEST_ABORT), n < 15 ? n : 15);
+		pid = strncmp(num, "self", 4) == 0 ? (long)getpid() :
+		    strtol(num, NULL, 10);
+		(void)syscall(SYS_tgkill, pid, pid, SIGABRT);
 	}
 }
 #endif

@@ -119,6 +119,23 @@ assert_confined() {
 	kill -0 "$MM_PID"
 }
 
+@test "a worker cannot signal another process: its SIGABRT to the supervisor kills it by SIGSYS instead" {
+	! grep -q __asan_init "$TRIGGER" || skip "the sanitizer build's filter lets its runtime signal (it is no sandbox)"
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy
+	hold_tcp 3
+	wait_log '^connect id=1 '
+	run pp --text "PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: abort $MM_PID\n" --shut --read
+	wait_log '^worker_exit worker=[0-9]+ signal=31 id=2$'
+	kill -0 "$MM_PID"
+	! grep -q '^stop ' "$MM_LOG"
+	kill -0 "$(worker_of 1)"
+	# abort() itself still works: SIGABRT to its own thread.
+	run pp --text 'PROXY TCP4 198.51.100.5 127.0.0.1 40005 8443\r\nmmproxy-test: abort self\n' --shut --read
+	wait_log '^worker_exit worker=[0-9]+ signal=6 id=3$'
+	assert_still_serving
+}
+
 @test "the normal binary has no trigger: the same bytes are relayed like any others" {
 	start_backends echo
 	start_mmproxy
