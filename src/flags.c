@@ -232,6 +232,8 @@ static const struct flag flags[] = {
 	  "stay)" },
 	{ "version", NULL, show_version, 0, 0, 0, 0, 1,
 	  "Print the version and exit" },
+	{ "worker-jobs", "n", NUMBER(worker_jobs, 0, UINT32_MAX, 10), 1,
+	  "Jobs a worker serves before it exits (default 0: no limit)" },
 	{ "workers", "n", NUMBER(workers, 1, WORKERS_MAX, 10), 1,
 	  "Idle worker processes kept ready (default 8)" },
 };
@@ -250,7 +252,8 @@ flags_usage(void)
 	    "[-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "
 	    "[-spin n]\n"
-	    "               [-user name] [-v level] [-workers n]\n\n");
+	    "               [-user name] [-v level] [-worker-jobs n] "
+	    "[-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)

@@ -225,6 +225,7 @@ worker_main(const struct options *opt)
 {
 	struct upstream_stock st = { { -1, -1 } };
 	size_t cap = opt->udp ? HANDOFF_MAX_PAYLOAD : 0;
+	unsigned jobs = 0;
 	uint8_t *payload = NULL;
 
 	worker_signals();
@@ -249,6 +250,10 @@ worker_main(const struct options *opt)
 			fatal("worker %d: receiving a job", (int)getpid());
 		if (!worker_job(opt, &h, fds, payload, cap, &st))
 			continue;
+		/* -worker-jobs: a worker that served its last job goes, so that
+		 * a hijacked one is not handed the clients after it. */
+		if (opt->worker_jobs != 0 && ++jobs >= opt->worker_jobs)
+			exit(0);
 		idle = opt->udp ? 0 : tcp_stock_wants(&st);
 		if (send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL) == -1)
 			exit(0);	/* the supervisor is gone */

@@ -143,3 +143,28 @@ teardown() {
 	! grep -qE '^Max processes +0 ' "/proc/$MM_PID/limits"
 	assert_still_serving
 }
+
+@test "-worker-jobs 1: each connection gets a fresh worker, which exits after it" {
+	start_backends echo
+	start_mmproxy -workers 1 -worker-jobs 1
+	local i w seen=""
+	for i in 1 2 3; do
+		run pp --text "PROXY TCP4 198.51.100.7 127.0.0.1 4102$i 8443\r\nx\n" --shut --read
+		[ "$output" = "x" ]
+		wait_log "^close id=$i "
+		w=$(sed -n "s/^accept id=$i .* worker=\([0-9]*\)\$/\1/p" "$MM_LOG")
+		[ -n "$w" ]
+		[[ " $seen " != *" $w "* ]]
+		seen="$seen $w"
+		wait_log "^worker_exit worker=$w status=0\$"
+	done
+}
+
+@test "-worker-jobs takes a count from 0 up" {
+	for bad in -1 x 4294967296; do
+		run "$MMPROXY" -worker-jobs "$bad"
+		[ "$status" -eq 2 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" =~ -worker-jobs ]]
+	done
+}
