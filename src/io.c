@@ -118,9 +118,11 @@ sockopt_set_int(int fd, int level, int opt, int val)
 int
 tcp_keepalive_set(int fd)
 {
+	int s = TCP_KEEPALIVE_S;
+
 	if (sockopt_set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1) == -1 ||
-	    sockopt_set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, TCP_KEEPALIVE_S) == -1 ||
-	    sockopt_set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, TCP_KEEPALIVE_S) == -1)
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, s) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, s) == -1)
 		return -1;
 	return 0;
 }

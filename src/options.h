@@ -26,7 +26,7 @@ struct options {
 	unsigned		 header_timeout;	/* seconds */
 	unsigned		 dial_timeout;	/* seconds */
 	unsigned		 workers;	/* idle workers kept ready */
-	unsigned		 worker_jobs;	/* jobs before a worker exits; 0: no limit */
+	unsigned		 worker_jobs;	/* before it exits; 0: no limit */
 	unsigned		 max_conns;	/* connections (UDP: peers) at once */
 	unsigned		 max_flows;	/* UDP flows per peer */
 	int			 relay_splice;	/* -relay splice */

@@ -270,7 +270,8 @@ sandbox_enter(void)
 
 	memcpy(insns, worker_filter, sizeof(insns));
 	for (i = 0; i < FILTER_LEN; i++)
-		if (BPF_CLASS(insns[i].code) == BPF_JMP && insns[i].k == SELF_PID)
+		if (BPF_CLASS(insns[i].code) == BPF_JMP &&
+		    insns[i].k == SELF_PID)
 			insns[i].k = (uint32_t)getpid();
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)

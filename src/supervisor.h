@@ -1,4 +1,4 @@
-/* The supervisor: the poll loop over signals, listeners and workers; lifecycle. */
+/* The supervisor: the poll loop and the lifecycle. */
 #ifndef MMPROXY_SUPERVISOR_H
 #define MMPROXY_SUPERVISOR_H
 
