@@ -79,6 +79,15 @@
 	RET(SECCOMP_RET_ALLOW), \
 	KILL
 
+/* nr: allowed when argument n is a or b; else killed. */
+#define ALLOW_ARG_EITHER(nr, n, a, b) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 5), \
+	LOAD(ARG_LO(n)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (a), 1, 0), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (b), 0, 1), \
+	RET(SECCOMP_RET_ALLOW), \
+	KILL
+
 /* nr: allowed when argument n is one of a, b, c, d; else killed. */
 #define ALLOW_ARG4(nr, n, a, b, c, d) \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 7), \
@@ -220,7 +229,9 @@ static const struct sock_filter worker_filter[] = {
 	ALLOW(__NR_munmap),
 	ALLOW(__NR_mremap),
 	ALLOW(__NR_getrandom),		/* malloc's first call seeds with it */
-	ALLOW_ARG(__NR_madvise, 2, MADV_DONTNEED),
+	/* Memory given back: glibc's free() says MADV_DONTNEED, musl's
+	 * (the lean build's) MADV_FREE. */
+	ALLOW_ARG_EITHER(__NR_madvise, 2, MADV_DONTNEED, MADV_FREE),
 	/* The clock: the vDSO, or these when it falls back. */
 	ALLOW(__NR_clock_gettime),
 	ALLOW(__NR_gettimeofday),

@@ -111,6 +111,10 @@ teardown() {
 	done
 	t0=$(date +%s)
 	run udp "${args[@]}"
+	# On a failure: what came back, and how the worker ended if it did
+	# (the lean build's worker once died by SIGSYS here: musl's free()).
+	echo "status $status, ${#lines[@]} replies"
+	grep -v '^flow_open' "$MM_LOG" | head -20
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 64 ]
 	elapsed=$(( $(date +%s) - t0 + 1 ))
