@@ -4,7 +4,8 @@
  * from the client's address with a prepared socket from the worker's
  * stock, relay, and log how it ended.  Whatever the client does can only
  * end this connection.  It never makes a socket (socket() is the
- * supervisor's) and never touches the worker's channel.
+ * supervisor's) and never touches the worker's channel (but for the
+ * test-only trigger build, which plays a hijacked worker).
  */
 #include <sys/socket.h>
 #include <errno.h>
