@@ -211,6 +211,9 @@ static const struct flag flags[] = {
 	{ "header-timeout", "seconds", NUMBER(header_timeout, 1, 3600, 10), 1,
 	  "Seconds from accept for the PROXY header to arrive (default 5)" },
 	{ "help", NULL, show_help, 0, 0, 0, 0, 1, NULL },
+	{ "idle-timeout", "seconds", NUMBER(idle_timeout, 0, SECONDS_MAX, 10), 1,
+	  "Close a TCP connection after this many seconds with no byte either "
+	  "way (default 0: never)" },
 	{ "inetd", NULL, set_inetd, 0, 0, 0, 0, 1,
 	  "Serve the one connection on standard input (xinetd, tcpserver)" },
 	{ "max-conns", "n", NUMBER(max_conns, 1, MAX_CONNS_MAX, 10), 1,
@@ -246,8 +249,8 @@ flags_usage(void)
 	printf("usage: mmproxy [-4 addr] [-6 addr] [-allowed-subnets file]\n"
 	    "               [-close-after seconds] [-dial-timeout seconds]\n"
 	    "               [-drain-timeout seconds] [-notify-fd fd]\n"
-	    "               [-header-timeout seconds] [-l addr] [-listeners n] "
-	    "[-mark n]\n"
+	    "               [-header-timeout seconds] [-idle-timeout seconds]\n"
+	    "               [-l addr] [-listeners n] [-mark n]\n"
 	    "               [-inetd] [-max-conns n] [-max-flows n] "
 	    "[-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "

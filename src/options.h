@@ -25,6 +25,7 @@ struct options {
 	unsigned		 close_after;	/* seconds, UDP */
 	unsigned		 header_timeout;	/* seconds */
 	unsigned		 dial_timeout;	/* seconds */
+	unsigned		 idle_timeout;	/* seconds, TCP; 0: none */
 	unsigned		 workers;	/* idle workers kept ready */
 	unsigned		 worker_jobs;	/* before it exits; 0: no limit */
 	unsigned		 max_conns;	/* connections (UDP: peers) at once */

@@ -234,17 +234,18 @@ struct spin {
 
 #define SPIN_BACKOFF_MAX	10	/* skip up to 1023 events */
 
+/* Returns what poll(2) does; 0 only when idle_ms (-1: never) passed. */
 static int
-wait_event(struct pollfd pfd[2], struct spin *s)
+wait_event(struct pollfd pfd[2], struct spin *s, int idle_ms)
 {
 	unsigned i;
 	int n;
 
 	if (s->polls == 0)
-		return poll(pfd, 2, -1);
+		return poll(pfd, 2, idle_ms);
 	if (s->skip > 0) {
 		s->skip--;
-		return poll(pfd, 2, -1);
+		return poll(pfd, 2, idle_ms);
 	}
 	for (i = 0; i < s->polls; i++) {
 		if ((n = poll(pfd, 2, 0)) != 0) {
@@ -256,7 +257,7 @@ wait_event(struct pollfd pfd[2], struct spin *s)
 	if (s->misses < SPIN_BACKOFF_MAX)
 		s->misses++;
 	s->skip = (1u << s->misses) - 1;
-	return poll(pfd, 2, -1);
+	return poll(pfd, 2, idle_ms);
 }
 
 /* A reset, not a FIN: the peer must not take a broken stream as complete. */
@@ -272,14 +273,19 @@ set_reset_on_close(int fd)
  * Relay between two connected non-blocking sockets until both directions
  * have ended.  early (may be empty) is sent upstream first: the bytes that
  * came with the PROXY header.  use_splice: -relay splice.  spin_polls:
- * -spin (see wait_event).  The caller closes both fds.
+ * -spin (see wait_event).  idle_timeout_s: -idle-timeout (0: none): that
+ * long with nothing to do either way ends the relay, res->idle set (both
+ * sockets then close with a FIN, as at EOF).  The caller closes both fds.
  * Returns 0 when both directions ended cleanly, -1 on an error (errno and
- * res->side set; both sockets then reset on close).  res counts the bytes.
+ * res->side set; both sockets then reset on close) or the idle timeout.
+ * res counts the bytes.
  */
 int
 relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
-    int use_splice, unsigned spin_polls, struct relay_result *res)
+    int use_splice, unsigned spin_polls, unsigned idle_timeout_s,
+    struct relay_result *res)
 {
+	int idle_ms = idle_timeout_s > 0 ? (int)idle_timeout_s * 1000 : -1;
 	struct spin spin = { spin_polls, 0, 0 };
 	struct direction up = { .from = client, .to = upstream, .pend = early,
 	    .pend_len = early_len, .from_name = "client", .to_name = "upstream" };
@@ -289,10 +295,11 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 	/* Early bytes go out before the first poll; nothing is read before
 	 * poll says so (a read that would block costs a syscall, and its
 	 * buffer pages). */
-	int rc = 0, first = early_len > 0;
+	int rc = 0, first = early_len > 0, n = 1;
 
 	res->side = NULL;
 	res->error = 0;
+	res->idle = 0;
 	res->up = res->down = 0;
 	direction_setup(&up, 0, use_splice);
 	direction_setup(&down, 1, use_splice);
@@ -306,8 +313,14 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 		pfd[0].fd = pfd[0].events ? client : -1;
 		pfd[1].fd = pfd[1].events ? upstream : -1;
 		pfd[0].revents = pfd[1].revents = 0;
-		if (!first && wait_event(pfd, &spin) == -1 && errno != EINTR) {
+		if (!first && (n = wait_event(pfd, &spin, idle_ms)) == -1 &&
+		    errno != EINTR) {
 			res->side = "relay";
+			rc = -1;
+			break;
+		}
+		if (!first && n == 0) {
+			res->idle = 1;
 			rc = -1;
 			break;
 		}
@@ -320,7 +333,7 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
 		}
 		first = 0;
 	}
-	if (rc == -1) {
+	if (rc == -1 && !res->idle) {
 		res->error = errno;
 		set_reset_on_close(client);
 		set_reset_on_close(upstream);

@@ -10,11 +10,12 @@ struct relay_result {
 	uint64_t	down;		/* upstream -> client bytes */
 	int		error;		/* 0: both directions ended in EOF */
 	int		spliced;	/* both ways by splice(2), not copies */
+	int		idle;		/* ended by the idle timeout */
 	const char	*side;		/* "client" or "upstream" when error */
 };
 
 int	relay_run(int client, int upstream, const uint8_t *early,
 	    size_t early_len, int use_splice, unsigned spin_polls,
-	    struct relay_result *res);
+	    unsigned idle_timeout_s, struct relay_result *res);
 
 #endif

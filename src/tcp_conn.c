@@ -186,11 +186,11 @@ log_close(const struct conn *c, int rc, const struct relay_result *res)
 {
 	const char *how = res->spliced ? "splice" : "copy";
 
-	if (rc == 0)
+	if (rc == 0 || res->idle)
 		log_line(LOG_STATES, "close id=%u peer=%s src=%s target=%s "
-		    "relay=%s up=%llu down=%llu end=eof", c->id, c->peer_s,
+		    "relay=%s up=%llu down=%llu end=%s", c->id, c->peer_s,
 		    c->src_s, c->target_s, how, (unsigned long long)res->up,
-		    (unsigned long long)res->down);
+		    (unsigned long long)res->down, rc == 0 ? "eof" : "idle");
 	else if (log_limit_allow(&close_limit))
 		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
 		    "relay=%s up=%llu down=%llu end=error side=%s error=\"%s\"",
@@ -359,7 +359,7 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 		goto out;
 	}
 	rc = relay_run(client, up, b.p + hdr.len, b.len - hdr.len,
-	    opt->relay_splice, opt->spin, &res);
+	    opt->relay_splice, opt->spin, opt->idle_timeout, &res);
 	log_close(&c, rc, &res);
 	close(up);
 	result = SERVE_RELAYED;
