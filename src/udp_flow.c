@@ -31,6 +31,7 @@
 #define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
 #define READ_BATCHES	4	/* per socket per wake-up: others get a turn */
 #define FLOWS_FIRST	4
+#define ONE_DATAGRAM_MS	10000	/* see flows_expire() */
 #define SOCKET_WAIT_MS	2000	/* for the supervisor's prepared socket */
 
 struct flow {
@@ -55,6 +56,7 @@ struct peer {
 	struct sockaddr_storage	 local;		/* where its datagrams arrive */
 	char			 peer_s[ADDR_STRLEN];
 	int			 synced;	/* HANDOFF_UDP_SYNC came */
+	unsigned long long	 datagrams;	/* from the peer, so far */
 	struct flow		*flows;
 	size_t			 nflows, capflows;
 	struct pollfd		*pfd;		/* 2 + capflows */
@@ -258,6 +260,7 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 	struct flow *f;
 	ssize_t n;
 
+	p->datagrams++;
 	if (pp_parse_datagram(d, len, &hdr, &why) != PP_OK) {
 		peer_drop(p, "-", pp_reason_str(why), 0);
 		return;
@@ -465,20 +468,28 @@ ctl_read(struct peer *p)
 		peer_datagram(p, p->chbuf, h.payload_len);
 }
 
-/* Close the flows idle for -close-after; the time to the next expiry, or
- * to a log summary that is due. */
+/*
+ * Close the flows idle for -close-after; the time to the next expiry, or
+ * to a log summary that is due.  A peer that has sent one datagram only
+ * (one spoofed datagram is enough to make one) holds its socket, its
+ * worker and its flow for ONE_DATAGRAM_MS at most: a flood of them cannot
+ * hold the pool for a whole -close-after.
+ */
 static int
 flows_expire(struct peer *p)
 {
 	int64_t idle_ms = (int64_t)p->opt->close_after * 1000, now = now_ms();
 	int64_t next = -1;
+	int one = p->datagrams <= 1 && idle_ms > ONE_DATAGRAM_MS;
 	size_t i = 0;
 
+	if (one)
+		idle_ms = ONE_DATAGRAM_MS;
 	while (i < p->nflows) {
 		int64_t end = p->flows[i].last_ms + idle_ms;
 
 		if (end <= now) {
-			flow_close(p, i, "idle");
+			flow_close(p, i, one ? "one_datagram" : "idle");
 			continue;
 		}
 		if (next == -1 || end - now < next)

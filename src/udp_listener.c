@@ -18,6 +18,7 @@
  * takes back the datagrams a worker could not serve.  It knows the pool
  * only through pool.h and the supervisor only through side.h.
  */
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
@@ -70,6 +71,7 @@ struct udp_side {
 	struct udp_peer		*free;
 	struct udp_peer		**bucket;
 	size_t			 nbuckets;	/* a power of two */
+	uint32_t		 hash_key;	/* random, from startup */
 	size_t			 npending;	/* entries with sync_due */
 	int64_t			 pending_since_ms;
 	uint32_t		 next_id;
@@ -111,11 +113,18 @@ peer_hash(const struct udp_side *u, const struct sockaddr_storage *sa)
 {
 	const uint8_t *p = (const uint8_t *)sa;
 	socklen_t i, n = addr_len(sa);
-	uint32_t h = 2166136261u;
+	uint32_t h = 2166136261u ^ u->hash_key;
 
-	/* The port and address bytes of sockaddr_in(6); the rest is zero. */
+	/* The port and address bytes of sockaddr_in(6); the rest is zero.
+	 * Keyed at startup, then mixed: a sender who picks source ports
+	 * cannot aim them all at one bucket. */
 	for (i = 0; i < n; i++)
 		h = (h ^ p[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h & (u->nbuckets - 1);
 }
 
@@ -606,6 +615,9 @@ udp_side_new(const struct side_args *a, struct side *out)
 	u->lim_failed.what = "udp_error";
 	for (u->nbuckets = 16; u->nbuckets < 2 * (size_t)opt->max_conns;)
 		u->nbuckets *= 2;
+	if (getrandom(&u->hash_key, sizeof(u->hash_key), 0) !=
+	    (ssize_t)sizeof(u->hash_key))
+		fatal("udp: getrandom");
 	u->bound = calloc(nlisteners, sizeof(*u->bound));
 	u->peers = calloc(opt->max_conns, sizeof(*u->peers));
 	u->bucket = calloc(u->nbuckets, sizeof(*u->bucket));

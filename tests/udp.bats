@@ -228,6 +228,22 @@ teardown() {
 	[ "$output" = "hello 198.51.100.7:40000 twice" ]
 }
 
+@test "a balancer socket that sent one datagram only is released within 10 s; one that sends more keeps its flow" {
+	start_udp_backends hello
+	start_udp_mmproxy -close-after 120
+	run udp --hex "$UDP4" --text 'once'
+	[ "$output" = "hello 198.51.100.7:40000 once" ]
+	# Another balancer socket, another client, two datagrams.
+	udp8="$SIG 21 12 000c c6336408 7f000001 9c41 20fb"
+	run udp --hex "$udp8" --text 'one' --hex "$udp8" --text 'two'
+	[ "${lines[1]}" = "hello 198.51.100.8:40001 two" ]
+	# Long before -close-after (the wait gives up at 30 s): one spoofed
+	# datagram cannot hold a worker for two minutes.
+	wait_log '^flow_close id=1 .* src=198\.51\.100\.7:40000 .* up=1 down=1 reason=one_datagram$'
+	wait_log '^peer_close id=1 '
+	! grep -q '^flow_close id=2 ' "$MM_LOG"
+}
+
 @test "a killed worker loses only its peer, whose next datagram gets a new worker" {
 	start_udp_backends hello
 	start_udp_mmproxy
