@@ -112,6 +112,37 @@ privilege_check(const struct options *opt)
 	fatal("%s", what);
 }
 
+/*
+ * A listener anyone may reach, with no -allowed-subnets: anyone who can
+ * connect names any client (loopback only is refused).  Said once, at
+ * startup, for the first such listener.
+ */
+static void
+open_listener_warn(const struct options *opt, const int *fds, unsigned n)
+{
+	char where[ADDR_STRLEN];
+	unsigned i;
+
+	if (opt->allowed_subnets_path != NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+
+		if (getsockname(fds[i], (struct sockaddr *)&sa, &len) == -1)
+			continue;
+		addr_unmap(&sa);
+		if (addr_is_loopback(&sa))
+			continue;
+		addr_format(&sa, where, sizeof(where));
+		log_line(LOG_ALWAYS, "warning: listening on %s with no "
+		    "-allowed-subnets: any host that reaches it may name any "
+		    "client address; list your load balancers with "
+		    "-allowed-subnets", where);
+		return;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,6 +179,7 @@ main(int argc, char **argv)
 		break;
 	}
 	log_start(&opt, &launch);
+	open_listener_warn(&opt, launch.fds, launch.nfds);
 	routecheck_warn(&opt.target4, &opt.target6);
 	privilege_drop(&ra, opt.udp);
 	spawn_check(&img);

@@ -31,6 +31,27 @@ teardown() {
 	! log_has "$MM_LOG" '^(accept|header|connect) id=1 '
 }
 
+@test "listening beyond loopback with no -allowed-subnets warns once at startup; on loopback or with a list it does not" {
+	start_mmproxy -listeners 2
+	! grep -q '^warning: listening on ' "$MM_LOG"
+	stop_mmproxy
+	MM_LOG=$BATS_TEST_TMPDIR/any.log
+	ip netns exec "$NS" "$MMPROXY" -l 0.0.0.0:8443 -listeners 2 -4 127.0.0.1:4430 \
+	    -6 '[::1]:4430' >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start '
+	wait_port 8443
+	[ "$(grep -c '^warning: listening on 0\.0\.0\.0:8443 with no -allowed-subnets: ' "$MM_LOG")" -eq 1 ]
+	stop_mmproxy
+	printf '10.0.0.0/8\n' >"$ALLOWED"
+	MM_LOG=$BATS_TEST_TMPDIR/listed.log
+	ip netns exec "$NS" "$MMPROXY" -l '[::]:8443' -4 127.0.0.1:4430 \
+	    -6 '[::1]:4430' -allowed-subnets "$ALLOWED" >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start '
+	! grep -q '^warning: listening' "$MM_LOG"
+}
+
 @test "a refused peer is logged at -v 1 and not at -v 0" {
 	printf '10.0.0.0/8\n' >"$ALLOWED"
 	start_mmproxy -allowed-subnets "$ALLOWED" -v 0

@@ -115,6 +115,12 @@ start_mmproxy() {
 	wait_port 8443
 }
 
+# stop_mmproxy: SIGTERM, and wait until it has exited (nothing to drain).
+stop_mmproxy() {
+	kill -TERM "$MM_PID"
+	wait "$MM_PID" || true
+}
+
 # pp [pp_client options...]: a client connection to mmproxy.
 pp() {
 	nsx "$PP_CLIENT" "$@" 127.0.0.1:8443
