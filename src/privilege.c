@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -89,6 +90,32 @@ become_user(const struct run_as *ra)
 }
 
 /*
+ * Where we may (CAP_SETPCAP: a root supervisor), make sure no worker ever
+ * holds a capability, not even between its exec and its confinement: the
+ * bounding set loses every capability but keep, and a uid 0 that executes
+ * gains none (SECBIT_NOROOT, locked).  Without CAP_SETPCAP (a user given
+ * CAP_NET_ADMIN alone) there is nothing an exec could gain.
+ * Returns 0, or -1 with errno set.
+ */
+static int
+bound_to(uint32_t keep)
+{
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	int c;
+
+	if (caps_get(d) == -1)
+		return -1;
+	if (!(d[0].effective & CAP_BIT(CAP_SETPCAP)))
+		return 0;
+	for (c = 0; prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
+		if ((c >= 32 || !(keep & CAP_BIT(c))) &&
+		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == -1)
+			return -1;
+	return prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED,
+	    0, 0, 0);
+}
+
+/*
  * The supervisor, after binding: become ra's user (if set) and keep only
  * CAP_NET_ADMIN (UDP: and CAP_NET_BIND_SERVICE, if it has it), none of
  * them inheritable or ambient, so an exec'd worker starts with nothing.
@@ -104,6 +131,8 @@ privilege_drop(const struct run_as *ra, int udp)
 		fatal("reading our capabilities");
 	if (udp)
 		keep |= d[0].permitted & CAP_BIT(CAP_NET_BIND_SERVICE);
+	if (bound_to(keep) == -1)
+		fatal("dropping the capability bounding set");
 	privilege_become(ra);
 	if (privilege_keep_only(keep) == -1)
 		fatal("keeping only CAP_NET_ADMIN");

@@ -58,6 +58,10 @@ assert_confined() {
 	[ "$(status_field "$MM_PID" CapPrm)" = $NET_ADMIN ]
 	[ "$(status_field "$MM_PID" CapInh)" = $NO_CAPS ]
 	[ "$(status_field "$MM_PID" Seccomp)" = 0 ]
+	# A root supervisor's bounding set, and so its workers', holds
+	# CAP_NET_ADMIN only: an exec can never give a worker more.
+	[ "$(status_field "$MM_PID" CapBnd)" = $NET_ADMIN ]
+	[ "$(status_field "$w" CapBnd)" = $NET_ADMIN ]
 	# The worker never made a socket: its upstream came from the supervisor.
 	grep -q '^connect id=1 peer=127\.0\.0\.1:[0-9]* src=198\.51\.100\.1:40001 ' "$MM_LOG"
 }
@@ -73,6 +77,7 @@ assert_confined() {
 	[ -n "$w" ]
 	assert_confined "$w"
 	[ "$(status_field "$MM_PID" CapEff)" = 0000000000001400 ]
+	[ "$(status_field "$MM_PID" CapBnd)" = 0000000000001400 ]
 }
 
 @test "Accept=yes: the one process serving a connection is confined before it reads the client" {
