@@ -48,6 +48,7 @@ SRCS = \
 	src/addr.c \
 	src/crc32c.c \
 	src/dial.c \
+	src/dial_channel.c \
 	src/fdpass.c \
 	src/flags.c \
 	src/io.c \
@@ -55,6 +56,7 @@ SRCS = \
 	src/log.c \
 	src/main.c \
 	src/notify.c \
+	src/one_conn.c \
 	src/pool.c \
 	src/privilege.c \
 	src/proxy_protocol.c \
@@ -147,9 +149,11 @@ $(BUILD)/tests/%: tests/helpers/%.c tests/helpers/*.h $(BUILD)/obj/addr.o src/ad
 
 # The test-only build whose worker makes a forbidden syscall on a trigger
 # (tests/security.bats); the trigger is compiled into this binary only.
-TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o,$(OBJS)) $(BUILD)/obj/tcp_conn-trigger.o
+TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o $(BUILD)/obj/udp_flow.o,$(OBJS)) \
+	$(BUILD)/obj/tcp_conn-trigger.o $(BUILD)/obj/udp_flow-trigger.o \
+	$(BUILD)/obj/test_trigger.o
 
-$(BUILD)/obj/tcp_conn-trigger.o: src/tcp_conn.c src/*.h
+$(BUILD)/obj/%-trigger.o: src/%.c src/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -DMMPROXY_TEST_TRIGGER -c -o $@ $<
 

@@ -2,16 +2,19 @@
  * The upstream socket, TCP or UDP.  Bound with IP_TRANSPARENT to the
  * client's own address and port, the backend sees the real client; replies
  * come back to us through the "ip rule ... lookup 123 / local 0.0.0.0/0"
- * routes the README describes.  The supervisor prepares the socket; the
- * worker, holding no capability, binds and connects it.
- * It holds no state; dial_prepare is the supervisor's (it needs
- * CAP_NET_ADMIN), dial_upstream and dial_udp are the worker's.
+ * routes the README describes.  The supervisor makes, binds and connects
+ * the socket (dial_prepare, dial_start), for the source a worker reports
+ * (dial_channel.c); the worker, which may neither bind nor connect, only
+ * waits for a TCP connect to finish (dial_wait_connected).
+ * It holds no state.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,15 +30,38 @@
 /* Three SYNs (1 + 2 + 4 s): an unreachable backend fails in seconds. */
 #define DIAL_SYNCNT	2
 
+#define UNPRIVILEGED_PORT_START	"/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+/* The supervisor's, read once at startup (dial_init): source ports below
+ * it are never given to a client. */
+static unsigned unprivileged_port_start = 1024;
+
+/* At startup, before any dial: the host's unprivileged port range. */
+void
+dial_init(void)
+{
+	char buf[16];
+	ssize_t n;
+	int fd = open(UNPRIVILEGED_PORT_START, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		unprivileged_port_start = (unsigned)strtoul(buf, NULL, 10);
+	}
+}
+
 /*
  * The part of an upstream socket that needs CAP_NET_ADMIN, done by the
  * supervisor (or, in -inetd mode, before the sandbox): the kernel checks
  * the capability when IP_TRANSPARENT and SO_MARK are set, not at bind()
  * or connect(), so a worker holding no capability can still bind the
  * socket to the client's address.  Only these, and a TCP socket's
- * keepalive (tcp_keepalive_set: no option the worker's filter need allow),
- * are set here: the rest are the worker's (dial_upstream), off the
- * supervisor's accept path.
+ * keepalive, are set here, ahead of need (a spare made before accept):
+ * the rest are dial_start's, once the source is known.
  * type: SOCK_STREAM or SOCK_DGRAM.  mark != 0 sets SO_MARK.
  * Returns a non-blocking socket, or -1 with errno set.
  */
@@ -77,8 +103,13 @@ dial_prepare_result(int family, int fd, int *failing)
 	*failing = 1;
 }
 
-static int
-wait_connected(int fd, int64_t deadline_ms)
+/*
+ * Wait until the connecting TCP socket fd (from dial_start) is connected,
+ * or deadline_ms (monotonic) passes.  The worker's half of the dial.
+ * Returns 0, or -1 with errno set (the connect's own error).
+ */
+int
+dial_wait_connected(int fd, int64_t deadline_ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	socklen_t len = sizeof(int);
@@ -107,74 +138,77 @@ wait_connected(int fd, int64_t deadline_ms)
  * the kernel's choosing when src's port cannot be had: taken by another
  * flow (UDP: two sockets bound and connected to the same 4-tuple would
  * share the backend's replies), or below the unprivileged port range
- * (binding it needs CAP_NET_BIND_SERVICE, which a worker does not hold).
- * *port_lost says why (NULL when it kept the port).
+ * (the supervisor binds without CAP_NET_BIND_SERVICE: a PROXY header
+ * must not give a client a port that only root may use).
+ * *port_lost says why (DIAL_PORT_KEPT when it kept the port).
  * Returns 0, or -1 with errno set.
  */
 static int
-bind_source(int fd, const struct sockaddr_storage *src, const char **port_lost)
+bind_source(int fd, const struct sockaddr_storage *src, uint8_t *port_lost)
 {
 	struct sockaddr_storage any_port = *src;
+	unsigned port = addr_port(src);
 
-	*port_lost = NULL;
-	if (bind(fd, (const struct sockaddr *)src, addr_len(src)) == 0)
+	*port_lost = DIAL_PORT_KEPT;
+	/* Checked, not left to bind(): a UDP supervisor may hold
+	 * CAP_NET_BIND_SERVICE for its listening port. */
+	if (port != 0 && port < unprivileged_port_start)
+		errno = EACCES;
+	else if (bind(fd, (const struct sockaddr *)src, addr_len(src)) == 0)
 		return 0;
-	if ((errno != EADDRINUSE && errno != EACCES) || addr_port(src) == 0)
+	if ((errno != EADDRINUSE && errno != EACCES) || port == 0)
 		return -1;
-	*port_lost = errno == EACCES ? "privileged_port" : "port_in_use";
+	*port_lost = errno == EACCES ? DIAL_PORT_PRIVILEGED : DIAL_PORT_IN_USE;
 	addr_set_port(&any_port, 0);
 	return bind(fd, (const struct sockaddr *)&any_port, addr_len(&any_port));
 }
 
 /*
- * Connect the prepared TCP socket fd (from dial_prepare) to target, from
- * src, or from our own address when src is NULL (LOCAL, UNKNOWN: the real
- * endpoints).  Gives up at deadline_ms (monotonic).  *port_lost: see
- * bind_source().  fd is the caller's to close either way.
+ * The supervisor's half of a dial, for a worker's request: bind the
+ * prepared socket fd (dial_prepare, of type) to src, or leave it our own
+ * address when src is NULL (LOCAL, UNKNOWN: the real endpoints), and
+ * connect it to target without waiting: a TCP socket is left connecting
+ * (the worker waits, dial_wait_connected), a UDP one is connected (that
+ * sends nothing; it fixes the flow's 4-tuple, so the kernel gives the
+ * flow only the backend's replies).  *port_lost: see bind_source().  fd
+ * is the caller's to close either way.
  * Returns 0, or -1 with errno set.
  */
 int
-dial_upstream(int fd, const struct sockaddr_storage *target,
-    const struct sockaddr_storage *src, int64_t deadline_ms,
-    const char **port_lost)
+dial_start(int fd, int type, const struct sockaddr_storage *target,
+    const struct sockaddr_storage *src, uint8_t *port_lost)
 {
-	*port_lost = NULL;
-	if (sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
-	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1)
+	*port_lost = DIAL_PORT_KEPT;
+	if (type == SOCK_STREAM &&
+	    (sockopt_set_int(fd, IPPROTO_TCP, TCP_SYNCNT, DIAL_SYNCNT) == -1 ||
+	    sockopt_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1) == -1))
 		return -1;
 	/* SO_REUSEADDR: a client's address and port may still be in
 	 * TIME_WAIT from its last connection.  IP_BIND_ADDRESS_NO_PORT: a
 	 * source of port 0 leaves the choice to connect(), as go-mmproxy. */
-	if (src != NULL && (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR,
-	    1) == -1 || (addr_port(src) == 0 && sockopt_set_int(fd, SOL_IP,
-	    IP_BIND_ADDRESS_NO_PORT, 1) == -1) ||
+	if (src != NULL && ((type == SOCK_STREAM && (sockopt_set_int(fd,
+	    SOL_SOCKET, SO_REUSEADDR, 1) == -1 || (addr_port(src) == 0 &&
+	    sockopt_set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1) == -1))) ||
 	    bind_source(fd, src, port_lost) == -1))
 		return -1;
-	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == -1) {
-		if (errno != EINPROGRESS && errno != EINTR)
-			return -1;
-		if (wait_connected(fd, deadline_ms) == -1)
-			return -1;
-	}
-	return 0;
+	if (connect(fd, (const struct sockaddr *)target, addr_len(target)) == 0)
+		return 0;
+	return type == SOCK_STREAM && (errno == EINPROGRESS || errno == EINTR) ?
+	    0 : -1;
 }
 
-/*
- * Connect the prepared UDP socket fd (from dial_prepare) to target, from
- * src, or from our own address when src is NULL (LOCAL).  Connecting
- * sends nothing; it fixes the flow's 4-tuple, so the kernel gives us only
- * the backend's replies.  *port_lost: see bind_source().  fd is the
- * caller's to close either way.
- * Returns 0, or -1 with errno set.
- */
-int
-dial_udp(int fd, const struct sockaddr_storage *target,
-    const struct sockaddr_storage *src, const char **port_lost)
+/* A DIAL_PORT_ value as the log says it; NULL for DIAL_PORT_KEPT. */
+const char *
+dial_port_lost_str(uint8_t port_lost)
 {
-	*port_lost = NULL;
-	if (src != NULL && bind_source(fd, src, port_lost) == -1)
-		return -1;
-	return connect(fd, (const struct sockaddr *)target, addr_len(target));
+	switch (port_lost) {
+	case DIAL_PORT_IN_USE:
+		return "port_in_use";
+	case DIAL_PORT_PRIVILEGED:
+		return "privileged_port";
+	default:
+		return NULL;
+	}
 }
 
 /*

@@ -63,6 +63,37 @@ fdpass_send(int sock, const struct handoff *h, const int *fds,
 	return 0;
 }
 
+/*
+ * Send a message that carries no fd, as a worker does: writev(2), so that
+ * the worker's filter can deny sendmsg(2), whose address it cannot see.
+ * On a SOCK_SEQPACKET channel it is one record all the same.  The caller
+ * ignores SIGPIPE (a closed channel is EPIPE).  Blocks while the channel
+ * is full: the supervisor reads it without ever blocking on a worker.
+ * Returns 0, or -1 with errno set.
+ */
+int
+fdpass_send_plain(int sock, const struct handoff *h, const void *payload)
+{
+	struct iovec iov[2] = { { (void *)h, sizeof(*h) },
+	    { (void *)payload, h->payload_len } };
+	ssize_t n;
+
+	if (h->nfds != 0 || h->payload_len > HANDOFF_MAX_PAYLOAD) {
+		errno = EINVAL;
+		return -1;
+	}
+	do {
+		n = writev(sock, iov, h->payload_len > 0 ? 2 : 1);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	if ((size_t)n != sizeof(*h) + h->payload_len) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 close_cmsg_fds(struct msghdr *msg)
 {

@@ -27,13 +27,17 @@ enum handoff_kind {
 	/* No fd, no payload: every queued datagram of the peer has been sent;
 	 * the worker may now read its own socket without reordering. */
 	HANDOFF_UDP_SYNC = 4,
-	/* Worker to supervisor, no fd: a UDP worker needs an upstream socket
-	 * for a new flow; pad: the family's UPSTREAM_ bit, conn_id: a
+	/* Worker to supervisor, no fd: an upstream socket for a connection
+	 * or a UDP flow.  upstream: the family's UPSTREAM_ bit (the target is
+	 * -4's or -6's, the supervisor's choice); peer: the PROXY source to
+	 * bind to, or AF_UNSPEC for our own address (LOCAL); conn_id: a
 	 * sequence number. */
-	HANDOFF_SOCKET_REQ = 5,
-	/* The answer, on the worker's socket channel: fds[0] the prepared
-	 * socket (no fd: it could not be made); conn_id: the request's. */
-	HANDOFF_SOCKET = 6,
+	HANDOFF_DIAL_REQ = 5,
+	/* The answer, on the worker's ctl (TCP) or socket channel (UDP):
+	 * fds[0] the socket, bound and connecting (TCP) or connected (UDP);
+	 * no fd: error says why not.  conn_id and upstream: the request's;
+	 * port_lost: a DIAL_PORT_ value. */
+	HANDOFF_DIALED = 6,
 	/* The first message to an exec'd worker: payload, its options. */
 	HANDOFF_CONFIG = 7,
 };
@@ -49,6 +53,9 @@ struct handoff {
 	uint32_t	conn_id;
 	int64_t		accepted_ms;	/* monotonic; deadlines count from here */
 	uint32_t	payload_len;
+	uint16_t	error;		/* HANDOFF_DIALED: errno, or 0 */
+	uint8_t		port_lost;	/* HANDOFF_DIALED */
+	uint8_t		no_socket;	/* HANDOFF_DIALED: none could be made */
 	/* The client's address as accept() gave it (unmapped), so that the
 	 * worker does not ask again; AF_UNSPEC: the worker asks. */
 	struct sockaddr_storage peer;
@@ -57,6 +64,8 @@ struct handoff {
 };
 
 int	fdpass_send(int sock, const struct handoff *h, const int *fds,
+	    const void *payload);
+int	fdpass_send_plain(int sock, const struct handoff *h,
 	    const void *payload);
 int	fdpass_recv(int sock, struct handoff *h, int *fds, void *payload,
 	    size_t cap);

@@ -18,6 +18,7 @@
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "one_conn.h"
 #include "options.h"
 #include "privilege.h"
 #include "routecheck.h"
@@ -164,10 +165,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	activation_detect(&opt, &launch);
 	privilege_check(&opt);
+	dial_init();
 	switch (launch.mode) {
 	case LAUNCH_SYSTEMD_ACCEPT:
 	case LAUNCH_INETD:
-		return worker_serve_one(&opt, &ra, launch.conn,
+		return one_conn_serve(&opt, &ra, launch.conn,
 		    activation_mode_str(launch.mode));
 	case LAUNCH_SYSTEMD_LISTEN:
 		spawn_open_self(&img, argv[0]);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "io.h"
 #include "log.h"
 #include "pool.h"
@@ -30,6 +31,11 @@ struct pool_worker {
 	int			sockch;	/* socket channel, or -1 */
 	enum worker_state	state;
 	uint32_t		conn_id;
+	struct sockaddr_storage	client;	/* of its job, unmapped */
+	/* The local address of its job, as handed, and of the job before
+	 * (a message about that one may still be on its way). */
+	struct sockaddr_storage	local, prev_local;
+	uint32_t		prev_conn_id;
 	void			*side;	/* the user's, for this worker */
 };
 
@@ -76,9 +82,43 @@ pool_worker_pid(const struct pool_worker *w)
 }
 
 int
+pool_worker_ctl(const struct pool_worker *w)
+{
+	return w->ctl;
+}
+
+int
 pool_worker_sockch(const struct pool_worker *w)
 {
 	return w->sockch;
+}
+
+/* Serving a job: messages about it may come. */
+int
+pool_worker_busy(const struct pool_worker *w)
+{
+	return w->state == W_BUSY;
+}
+
+/*
+ * The local address that w's job conn_id was handed, if that is its
+ * current job or the one before; else NULL.
+ */
+const struct sockaddr_storage *
+pool_worker_local(const struct pool_worker *w, uint32_t conn_id)
+{
+	if (conn_id != 0 && conn_id == w->conn_id)
+		return &w->local;
+	if (conn_id != 0 && conn_id == w->prev_conn_id)
+		return &w->prev_local;
+	return NULL;
+}
+
+/* The client of w's job (its hand-off's peer), unmapped. */
+const struct sockaddr_storage *
+pool_worker_client(const struct pool_worker *w)
+{
+	return &w->client;
 }
 
 /* Where the user keeps its state for w (NULL until it puts some). */
@@ -343,6 +383,7 @@ worker_misbehaved(struct pool *p, size_t k, const char *why)
 static int
 worker_read(struct pool *p, size_t k)
 {
+	const char *why;
 	ssize_t n;
 
 	do {
@@ -360,8 +401,11 @@ worker_read(struct pool *p, size_t k)
 		p->w[k].state = W_IDLE;
 		return p->user.idle(p->user.ctx, &p->w[k], p->msg[0]);
 	}
-	if (p->user.message != NULL)
-		p->user.message(p->user.ctx, &p->w[k], p->msg, (size_t)n);
+	if (p->user.message != NULL && (why = p->user.message(p->user.ctx,
+	    &p->w[k], p->msg, (size_t)n)) != NULL) {
+		worker_misbehaved(p, k, why);
+		return -1;
+	}
 	return 1;
 }
 
@@ -470,6 +514,11 @@ pool_handoff(struct pool *p, const struct handoff *h, const int *fds,
 			p->user.job_sent(p->user.ctx, w, &job);
 		w->state = W_BUSY;
 		w->conn_id = h->conn_id;
+		w->prev_conn_id = w->conn_id;
+		w->prev_local = w->local;
+		w->client = h->peer;
+		addr_unmap(&w->client);
+		w->local = h->local;
 		return w->pid;
 	}
 	errno = EAGAIN;

@@ -35,9 +35,10 @@ struct pool_user {
 	/* A one-byte message, b: w is idle again.  Returns 1 if more
 	 * messages may follow at once, 0 if not. */
 	int	(*idle)(void *ctx, struct pool_worker *w, uint8_t b);
-	/* Any longer message, n bytes; NULL: ignored. */
-	void	(*message)(void *ctx, struct pool_worker *w, const uint8_t *m,
-		    size_t n);
+	/* Any longer message, n bytes.  Returns NULL, or the word for how
+	 * w broke the protocol: the pool kills it and logs that once. */
+	const char *(*message)(void *ctx, struct pool_worker *w,
+		    const uint8_t *m, size_t n);
 	/* w is about to be handed h: append the fds the job takes beyond
 	 * the caller's to fds, counting them in h->nfds; NULL: none. */
 	void	(*job_prepare)(void *ctx, struct pool_worker *w,
@@ -54,7 +55,12 @@ struct pool	*pool_new(const struct options *opt,
 void		 pool_attach(struct pool *p, const struct pool_user *u);
 
 pid_t		 pool_worker_pid(const struct pool_worker *w);
+int		 pool_worker_ctl(const struct pool_worker *w);
 int		 pool_worker_sockch(const struct pool_worker *w);
+int		 pool_worker_busy(const struct pool_worker *w);
+const struct sockaddr_storage *pool_worker_client(const struct pool_worker *w);
+const struct sockaddr_storage *pool_worker_local(const struct pool_worker *w,
+		    uint32_t conn_id);
 void		**pool_worker_side(struct pool_worker *w);
 
 pid_t		 pool_handoff(struct pool *p, const struct handoff *h,

@@ -5,13 +5,14 @@
  *
  *   1. A syscall from any other ABI (i386, x32) kills the process: the
  *      numbers below are this architecture's only.
- *   2. Allowed: moving bytes (read, write, send, recv, splice...), poll,
- *      bind and connect of the upstream sockets the supervisor prepared,
- *      closing fds, memory (no executable mapping), the clock, exit, and
- *      what libc's own paths use (abort, the clock_gettime fallback,
- *      getrandom for malloc).
- *   3. Allowed with their arguments checked: setsockopt (SO_LINGER,
- *      SO_REUSEADDR, IP_BIND_ADDRESS_NO_PORT, TCP_SYNCNT, TCP_NODELAY),
+ *   2. Allowed: moving bytes (read, write, recv, splice...), poll, closing
+ *      fds, memory (no executable mapping), the clock, exit, and what
+ *      libc's own paths use (abort, the clock_gettime fallback, getrandom
+ *      for malloc).  Not allowed: bind, connect, listen, accept, sendmsg,
+ *      sendmmsg: a worker's sockets are bound and connected by the
+ *      supervisor, and it cannot point one anywhere else.
+ *   3. Allowed with their arguments checked: sendto (with no address:
+ *      send(2) on a connected socket), setsockopt (SO_LINGER only),
  *      getsockopt (SO_ERROR only), fcntl (the commands used), tgkill
  *      (SIGABRT to itself only, for abort(): the filter is given its pid
  *      when installed).  kill() is not allowed: no other process can be
@@ -28,8 +29,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -37,6 +36,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,12 +50,10 @@
 #error "mmproxy's seccomp filter knows x86_64 and aarch64 only"
 #endif
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT	24
-#endif
-
 #define ARG_LO(n)	(offsetof(struct seccomp_data, args[n]) + \
 			    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4))
+#define ARG_HI(n)	(offsetof(struct seccomp_data, args[n]) + \
+			    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 4 : 0))
 
 #define LOAD(off)	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
 #define RET(v)		BPF_STMT(BPF_RET | BPF_K, (v))
@@ -109,21 +107,22 @@
 	RET(SECCOMP_RET_ALLOW), \
 	KILL
 
-/* Inside the setsockopt check, argument 1 loaded: at level, only the
- * options a and b (argument 2); another option at that level is killed. */
-#define SOCKOPT_LEVEL(level, a, b) \
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (level), 0, 5), \
-	LOAD(ARG_LO(2)), \
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (a), 1, 0), \
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (b), 0, 1), \
-	RET(SECCOMP_RET_ALLOW), \
-	KILL
-
 /* nr: allowed unless argument n has a bit of mask set; else killed. */
 #define ALLOW_ARG_NOT(nr, n, mask) \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4), \
 	LOAD(ARG_LO(n)), \
 	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, (mask), 1, 0), \
+	RET(SECCOMP_RET_ALLOW), \
+	KILL
+
+/* nr: allowed when argument n, all 64 bits of it, is 0 (NULL); else
+ * killed. */
+#define ALLOW_ARG_NULL(nr, n) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 6), \
+	LOAD(ARG_LO(n)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3), \
+	LOAD(ARG_HI(n)), \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), \
 	RET(SECCOMP_RET_ALLOW), \
 	KILL
 
@@ -192,19 +191,21 @@ static const struct sock_filter worker_filter[] = {
 	ALLOW(__NR_getppid),
 	ALLOW(__NR_kill),
 	ALLOW(__NR_tgkill),
+	ALLOW(__NR_rt_sigreturn),	/* from its signal handlers */
 #endif
 
-	/* 2. Moving bytes: the channel, the client, the upstreams, pipes. */
+	/* 2. Moving bytes: the channel, the client, the upstreams, pipes.
+	 * Sending only on connected sockets: sendto(2) with a NULL address
+	 * (section 3), no sendmsg(2) or sendmmsg(2), whose addresses the
+	 * filter cannot see (a worker never sends an fd, and writev(2)
+	 * carries its channel's messages). */
 	ALLOW(__NR_read),
 	ALLOW(__NR_write),
 	ALLOW(__NR_readv),
 	ALLOW(__NR_writev),
 	ALLOW(__NR_recvfrom),
-	ALLOW(__NR_sendto),
 	ALLOW(__NR_recvmsg),
-	ALLOW(__NR_sendmsg),
 	ALLOW(__NR_recvmmsg),
-	ALLOW(__NR_sendmmsg),
 	ALLOW(__NR_splice),
 	ALLOW(__NR_pipe2),
 	ALLOW(__NR_shutdown),
@@ -216,11 +217,9 @@ static const struct sock_filter worker_filter[] = {
 	ALLOW(__NR_ppoll),
 	/* Between polls of -spin: let another runnable worker go first. */
 	ALLOW(__NR_sched_yield),
-	/* The upstream socket the supervisor prepared: bound to the client's
-	 * address, connected.  getpeername: a peer whose address the hand-off
-	 * did not carry. */
-	ALLOW(__NR_bind),
-	ALLOW(__NR_connect),
+	/* No bind(2), no connect(2): the supervisor binds and connects
+	 * every upstream socket (dial_channel.c).  getpeername: a peer whose
+	 * address the hand-off did not carry. */
 	ALLOW(__NR_getpeername),
 	/* Memory, for malloc: never executable. */
 	ALLOW(__NR_brk),
@@ -235,23 +234,20 @@ static const struct sock_filter worker_filter[] = {
 	/* The clock: the vDSO, or these when it falls back. */
 	ALLOW(__NR_clock_gettime),
 	ALLOW(__NR_gettimeofday),
-	/* Ending, signals returning, and libc's abort(). */
+	/* Ending, and libc's abort().  Not rt_sigreturn: a worker has no
+	 * signal handler to return from, and a forged signal frame is an
+	 * exploit's favourite way to set every register. */
 	ALLOW(__NR_exit),
 	ALLOW(__NR_exit_group),
-	ALLOW(__NR_rt_sigreturn),
 	ALLOW(__NR_rt_sigprocmask),
 	ALLOW(__NR_restart_syscall),
 	ALLOW(__NR_getpid),
 	ALLOW(__NR_gettid),
 
 	/* 3. With their arguments checked. */
-	/* setsockopt: what dial_upstream() and the relay set, no more. */
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, 20),
-	LOAD(ARG_LO(1)),
-	SOCKOPT_LEVEL(SOL_SOCKET, SO_LINGER, SO_REUSEADDR),
-	SOCKOPT_LEVEL(SOL_IP, IP_BIND_ADDRESS_NO_PORT, IP_BIND_ADDRESS_NO_PORT),
-	SOCKOPT_LEVEL(IPPROTO_TCP, TCP_SYNCNT, TCP_NODELAY),
-	KILL,
+	ALLOW_ARG_NULL(__NR_sendto, 4),
+	/* setsockopt: SO_LINGER, the relay's reset of a client, no more. */
+	ALLOW_ARG2(__NR_setsockopt, 1, SOL_SOCKET, 2, SO_LINGER),
 	ALLOW_ARG2(__NR_getsockopt, 1, SOL_SOCKET, 2, SO_ERROR),
 	ALLOW_ARG4(__NR_fcntl, 1, F_GETFL, F_SETFL, F_GETPIPE_SZ,
 	    F_SETPIPE_SZ),

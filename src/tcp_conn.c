@@ -1,11 +1,12 @@
 /*
  * One TCP connection in a worker, the twin of udp_flow.c: read the PROXY
  * header within the deadline (absolute, from accept), dial the backend
- * from the client's address with a prepared socket from the worker's
- * stock, relay, and log how it ended.  Whatever the client does can only
- * end this connection.  It never makes a socket (socket() is the
- * supervisor's) and never touches the worker's channel (but for the
- * test-only trigger build, which plays a hijacked worker).
+ * from the client's address with a socket the supervisor binds and
+ * connects (dial_channel.c), relay, and log how it ended.  Whatever the
+ * client does can only end this connection.  It never makes, binds or
+ * connects a socket, and touches the worker's channel only through
+ * dial_ask (but for the test-only trigger build, which plays a hijacked
+ * worker).
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -224,54 +225,7 @@ conn_init(struct conn *c, int client, uint32_t id,
 }
 
 #ifdef MMPROXY_TEST_TRIGGER
-/*
- * Only in the test build (build/tests/mmproxy-trigger), never in the
- * normal binary: a client whose first payload bytes are a trigger makes
- * its worker do what an exploited one would, so that a test can see what
- * stops it: TEST_TRIGGER runs a shell (the filter kills it), TEST_LIE
- * reports idle twice for one job (the supervisor kills it), TEST_ABORT
- * sends SIGABRT to the pid that follows it (the filter kills it), or to
- * itself ("self": abort() must still work).
- */
-#include <sys/syscall.h>
-#include <signal.h>
-#include <stdlib.h>
-
-#include "worker.h"
-
-#define TEST_TRIGGER	"mmproxy-test: forbidden syscall"
-#define TEST_LIE	"mmproxy-test: idle twice"
-#define TEST_ABORT	"mmproxy-test: abort "
-
-static int
-test_payload_is(const uint8_t *p, size_t len, const char *what)
-{
-	return len >= strlen(what) && memcmp(p, what, strlen(what)) == 0;
-}
-
-static void
-test_trigger(const uint8_t *p, size_t len)
-{
-	char *argv[] = { (char *)"sh", NULL };
-	uint8_t idle = 0;
-
-	if (test_payload_is(p, len, TEST_TRIGGER))
-		execve("/bin/sh", argv, NULL);
-	if (test_payload_is(p, len, TEST_LIE)) {
-		(void)send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL);
-		(void)send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL);
-	}
-	if (test_payload_is(p, len, TEST_ABORT)) {
-		char num[16] = "";
-		size_t n = len - strlen(TEST_ABORT);
-		long pid;
-
-		memcpy(num, p + strlen(TEST_ABORT), n < 15 ? n : 15);
-		pid = strncmp(num, "self", 4) == 0 ? (long)getpid() :
-		    strtol(num, NULL, 10);
-		(void)syscall(SYS_tgkill, pid, pid, SIGABRT);
-	}
-}
+#include "test_trigger.h"
 #endif
 
 static void
@@ -288,44 +242,47 @@ log_connect(const struct conn *c, const char *port_lost)
 }
 
 /*
- * The upstream connection: the prepared socket of target's family, taken
- * from the stock, bound to the client's address and connected.
+ * The upstream connection: a socket of target's family, bound to the
+ * client's address and connecting, asked of the supervisor (da), then
+ * waited for until -dial-timeout.
  * Returns it, or -1 (dropped and logged: the backend could not be had).
  */
 static int
-conn_dial(const struct options *opt, struct conn *c, struct upstream_stock *st,
+conn_dial(const struct options *opt, struct conn *c, struct dial_asker *da,
     const struct sockaddr_storage *target, const struct pp_header *hdr)
 {
-	int *slot = &st->fd[target->ss_family == AF_INET6], up = *slot;
-	const char *port_lost;
+	int64_t deadline = now_ms() + (int64_t)opt->dial_timeout * 1000;
+	uint8_t port_lost;
+	int up, no_socket;
 
-	*slot = -1;
-	if (up == -1) {
-		conn_drop(c, drop_str(DROP_SOCKET_FAILED), 0);
+	up = dial_ask(da, target->ss_family,
+	    hdr->real_endpoints ? NULL : &hdr->src, &port_lost, &no_socket);
+	if (up == -1 && no_socket) {
+		conn_drop(c, drop_str(DROP_SOCKET_FAILED), errno);
 		return -1;
 	}
-	if (dial_upstream(up, target, hdr->real_endpoints ? NULL : &hdr->src,
-	    now_ms() + (int64_t)opt->dial_timeout * 1000, &port_lost) == -1) {
+	if (up == -1 || dial_wait_connected(up, deadline) == -1) {
 		conn_drop(c, drop_str(errno == ETIMEDOUT ? DROP_DIAL_TIMEOUT :
 		    DROP_DIAL_FAILED), errno);
-		close(up);
+		if (up != -1)
+			close(up);
 		return -1;
 	}
-	log_connect(c, port_lost);
+	log_connect(c, dial_port_lost_str(port_lost));
 	return up;
 }
 
 /*
  * Serve one accepted connection (non-blocking): header, dial, relay.
  * Closes client.  peer: its address if known (NULL: ask the socket).
- * The upstream socket comes from st, which the caller refills.
+ * The upstream socket is asked of the supervisor, on da.
  * Every way it can end is logged; none of them is fatal to the process.
  * Returns how it ended.
  */
 enum serve_result
 tcp_conn_serve(const struct options *opt, int client, uint32_t id,
     const struct sockaddr_storage *peer, int64_t accepted_ms,
-    struct upstream_stock *st)
+    struct dial_asker *da)
 {
 	enum serve_result result = SERVE_DROPPED;
 	const struct sockaddr_storage *target;
@@ -341,7 +298,7 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 	    accepted_ms + (int64_t)opt->header_timeout * 1000, &hdr) == -1)
 		goto out;
 #ifdef MMPROXY_TEST_TRIGGER
-	test_trigger(b.p + hdr.len, b.len - hdr.len);
+	test_trigger_tcp(b.p + hdr.len, b.len - hdr.len, client, da);
 #endif
 	target = choose_target(opt, &c, &hdr);
 	if (log_enabled(LOG_ERRORS)) {
@@ -354,7 +311,7 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 		conn_drop(&c, drop_str(DROP_LOOPBACK_SOURCE), 0);
 		goto out;
 	}
-	if ((up = conn_dial(opt, &c, st, target, &hdr)) == -1) {
+	if ((up = conn_dial(opt, &c, da, target, &hdr)) == -1) {
 		result = SERVE_UPSTREAM_FAILED;
 		goto out;
 	}
@@ -368,35 +325,4 @@ out:
 		free(b.p);
 	close(client);
 	return result;
-}
-
-/*
- * Prepared sockets that came with a TCP job (h, fds) go into the stock.
- * Returns 0, or -1 if h's fd count does not match its upstream bits.
- */
-int
-tcp_stock_take(struct upstream_stock *st, const struct handoff *h,
-    const int *fds)
-{
-	size_t k = 1, i;
-
-	if (h->nfds != 1 + (h->upstream & UPSTREAM_V4 ? 1 : 0) +
-	    (h->upstream & UPSTREAM_V6 ? 1 : 0))
-		return -1;
-	for (i = 0; i < 2; i++) {
-		if (!(h->upstream & (i == 0 ? UPSTREAM_V4 : UPSTREAM_V6)))
-			continue;
-		if (st->fd[i] != -1)
-			close(st->fd[i]);
-		st->fd[i] = fds[k++];
-	}
-	return 0;
-}
-
-/* The idle byte: which families the stock lacks. */
-uint8_t
-tcp_stock_wants(const struct upstream_stock *st)
-{
-	return (uint8_t)((st->fd[0] == -1 ? UPSTREAM_V4 : 0) |
-	    (st->fd[1] == -1 ? UPSTREAM_V6 : 0));
 }

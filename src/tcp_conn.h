@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#include "fdpass.h"
+#include "dial_channel.h"
 #include "options.h"
 
 enum serve_result {
@@ -14,18 +14,9 @@ enum serve_result {
 	SERVE_UPSTREAM_FAILED,	/* the backend could not be reached */
 };
 
-/* Prepared upstream sockets a TCP worker holds between connections:
- * [0] IPv4, [1] IPv6; -1 when used up (the idle byte asks again). */
-struct upstream_stock {
-	int	fd[2];
-};
-
 enum serve_result	tcp_conn_serve(const struct options *opt, int client,
 			    uint32_t id, const struct sockaddr_storage *peer,
-			    int64_t accepted_ms, struct upstream_stock *st);
-int	tcp_stock_take(struct upstream_stock *st, const struct handoff *h,
-	    const int *fds);
-uint8_t	tcp_stock_wants(const struct upstream_stock *st);
+			    int64_t accepted_ms, struct dial_asker *da);
 int	tcp_conn_summary_due_ms(void);
 void	tcp_conn_summary_flush(void);
 

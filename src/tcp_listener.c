@@ -2,10 +2,11 @@
  * The supervisor's TCP side, the twin of udp_listener.c.  It accepts on
  * the listening sockets while a worker is idle, checks the peer against
  * -allowed-subnets before any byte is read, and hands the connection to
- * the pool with the prepared upstream sockets (dial_prepare) that the
- * worker's stock lacks.  It never reads from a client, never blocks on
- * one, and never exits because of one; it knows the pool only through
- * pool.h.
+ * the pool.  It answers each worker's one dial request (dial_channel.c)
+ * with a socket bound to the source the worker parsed and connecting to
+ * the target, from spares made before accept.  It never reads from a
+ * client, never blocks on one, and never exits because of one; it knows
+ * the pool only through pool.h.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 
 #include "addr.h"
 #include "dial.h"
+#include "dial_channel.h"
 #include "drop.h"
 #include "io.h"
 #include "log.h"
@@ -33,58 +35,47 @@ struct tcp_side {
 	int			 accept_failing;	/* logged once per episode */
 	int			 prepare_failing;	/* the same for sockets */
 	int			 prepare_warned[2];	/* a family we cannot make */
+	int			 spare[2];	/* made ahead: [0] IPv4, [1] IPv6 */
 	struct log_limit	 drop_limit;	/* drops at accept */
 };
 
-/*
- * A worker's stock: the prepared upstream sockets made for its next job
- * ([0] IPv4, [1] IPv6, -1 when none), and the families its last idle
- * byte said it lacks.
- */
-struct tcp_stock {
-	int	fd[2];
-	uint8_t	want;
+/* Per worker: whether its job has had its one dial. */
+struct tcp_job {
+	int	dialed;
 };
 
-/* w's stock, made on first use.  Returns it, or NULL (errno ENOMEM). */
-static struct tcp_stock *
-stock_of(struct pool_worker *w)
+/* w's job state, made on first use.  Returns it, or NULL (ENOMEM). */
+static struct tcp_job *
+job_of(struct pool_worker *w)
 {
 	void **slot = pool_worker_side(w);
-	struct tcp_stock *st = *slot;
 
-	if (st == NULL && (st = malloc(sizeof(*st))) != NULL) {
-		*st = (struct tcp_stock){ { -1, -1 }, UPSTREAM_V4 | UPSTREAM_V6 };
-		*slot = st;
-	}
-	return st;
+	if (*slot == NULL)
+		*slot = calloc(1, sizeof(struct tcp_job));
+	return *slot;
 }
 
 /*
- * Make the prepared upstream sockets w's stock lacks (its want bits), to
- * go with its next job.  Returns 0, or -1 (logged, rate-limited) when one
- * could not be made for want of fds or memory: the caller waits rather
- * than take a connection it could not serve.  A family the host cannot
- * make at all (IPv6 disabled) is logged once and left out: its clients
- * are dropped by the worker as socket_failed, the others served.
+ * Make the spare upstream sockets that are missing, one per family, so
+ * that the next connection's dial needs no new fd.  Returns 0, or -1
+ * (logged once per episode) when one could not be made for want of fds
+ * or memory: the caller waits rather than take a connection it could not
+ * serve.  A family the host cannot make at all (IPv6 disabled) is logged
+ * once and left out: its clients are dropped as socket_failed, the
+ * others served.
  */
 static int
-stock_prepare(struct tcp_side *t, struct pool_worker *w)
+spares_prepare(struct tcp_side *t)
 {
 	static const int family[2] = { AF_INET, AF_INET6 };
-	struct tcp_stock *st = stock_of(w);
 	size_t i;
 
-	if (st == NULL) {
-		dial_prepare_result(family[0], -1, &t->prepare_failing);
-		return -1;
-	}
 	for (i = 0; i < 2; i++) {
-		if (!(st->want & UPSTREAM_BIT(family[i])) || st->fd[i] != -1)
+		if (t->spare[i] != -1 || t->prepare_warned[i])
 			continue;
-		st->fd[i] = dial_prepare(family[i], SOCK_STREAM, t->opt->mark);
-		if (st->fd[i] != -1) {
-			dial_prepare_result(family[i], st->fd[i],
+		t->spare[i] = dial_prepare(family[i], SOCK_STREAM, t->opt->mark);
+		if (t->spare[i] != -1) {
+			dial_prepare_result(family[i], t->spare[i],
 			    &t->prepare_failing);
 			continue;
 		}
@@ -93,73 +84,64 @@ stock_prepare(struct tcp_side *t, struct pool_worker *w)
 			dial_prepare_result(family[i], -1, &t->prepare_failing);
 			return -1;
 		}
-		if (!t->prepare_warned[i])
-			log_line(LOG_ALWAYS, "prepare family=%s error=\"%s\": "
-			    "its clients will be dropped", i ? "ipv6" : "ipv4",
-			    strerror(errno));
+		log_line(LOG_ALWAYS, "prepare family=%s error=\"%s\": its "
+		    "clients will be dropped", i ? "ipv6" : "ipv4",
+		    strerror(errno));
 		t->prepare_warned[i] = 1;
 	}
 	return 0;
 }
 
-/*
- * Pool hook: a TCP job's fds are the client, then the prepared upstream
- * sockets made for w (IPv4 first); h->nfds and h->upstream say which
- * came.  A family that could not be made is asked for again with the
- * next idle byte.
- */
-static void
-tcp_job_prepare(void *ctx, struct pool_worker *w, struct handoff *h, int *fds)
-{
-	struct tcp_stock *st;
-	size_t i;
-
-	(void)stock_prepare(ctx, w);
-	h->upstream = 0;
-	if ((st = *pool_worker_side(w)) == NULL)
-		return;
-	for (i = 0; i < 2; i++) {
-		if (st->fd[i] == -1)
-			continue;
-		fds[h->nfds++] = st->fd[i];
-		h->upstream |= (uint8_t)(i == 0 ? UPSTREAM_V4 : UPSTREAM_V6);
-	}
-}
-
-static void
-stock_close(struct tcp_stock *st)
-{
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		if (st->fd[i] != -1)
-			close(st->fd[i]);
-		st->fd[i] = -1;
-	}
-}
-
-/* Pool hook: the stock went with the job; the worker has its copies. */
+/* Pool hook: a new job, a new dial. */
 static void
 tcp_job_sent(void *ctx, struct pool_worker *w, const struct handoff *h)
 {
-	struct tcp_stock *st = *pool_worker_side(w);
+	struct tcp_job *j = job_of(w);
 
 	(void)ctx;
-	if (st == NULL)
-		return;
-	stock_close(st);
-	st->want &= (uint8_t)~h->upstream;
+	(void)h;
+	if (j != NULL)
+		j->dialed = 0;
 }
 
-/* Pool hook: the idle byte says which families its stock lacks. */
+/*
+ * Pool hook: a worker's message, which can only be the dial request of
+ * its job: one, while busy (dial_channel.c checks the rest).  Its answer
+ * goes on the channel it came on: nothing else is sent to a busy worker.
+ */
+static const char *
+tcp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
+{
+	struct tcp_side *t = ctx;
+	struct tcp_job *j = job_of(w);
+	struct dial_policy pol = { .opt = t->opt, .type = SOCK_STREAM,
+	    .client = *pool_worker_client(w),
+	    .prepare_failing = &t->prepare_failing };
+	struct handoff req;
+	const char *bad;
+
+	if (!pool_worker_busy(w))
+		return "dial_while_idle";
+	if (j != NULL && j->dialed)
+		return "dial_twice";
+	if (n == sizeof(req))
+		memcpy(&req, m, sizeof(req));
+	else
+		req.upstream = 0;
+	bad = dial_answer(&pol, pool_worker_ctl(w), m, n,
+	    &t->spare[req.upstream == UPSTREAM_V6]);
+	if (j != NULL)
+		j->dialed = 1;
+	return bad;
+}
+
+/* Pool hook: the idle byte carries nothing for TCP. */
 static int
 tcp_idle(void *ctx, struct pool_worker *w, uint8_t b)
 {
-	struct tcp_stock *st = stock_of(w);
-
 	(void)ctx;
-	if (st != NULL)
-		st->want = b & (UPSTREAM_V4 | UPSTREAM_V6);
+	(void)w;
+	(void)b;
 	return 0;
 }
 
@@ -169,9 +151,6 @@ tcp_gone(void *ctx, struct pool_worker *w)
 	void **slot = pool_worker_side(w);
 
 	(void)ctx;
-	if (*slot == NULL)
-		return;
-	stock_close(*slot);
 	free(*slot);
 	*slot = NULL;
 }
@@ -204,17 +183,14 @@ accepted(struct tcp_side *t, int fd, struct sockaddr_storage *peer)
 }
 
 /*
- * Is the worker the next hand-off goes to (the first idle one) ready, its
- * upstream sockets made?  Checked before accept(), so that a connection
- * is never taken while no upstream socket can be made for it (EMFILE): it
- * waits in the backlog instead.
+ * Is a worker idle and are the spare upstream sockets made?  Checked
+ * before accept(), so that a connection is never taken while no upstream
+ * socket can be made for it (EMFILE): it waits in the backlog instead.
  */
 static int
 pool_ready(struct tcp_side *t)
 {
-	struct pool_worker *w = pool_next_idle(t->pool);
-
-	return w != NULL && stock_prepare(t, w) == 0;
+	return pool_next_idle(t->pool) != NULL && spares_prepare(t) == 0;
 }
 
 /* Accept while a worker is idle.  Errors never stop the supervisor. */
@@ -315,6 +291,10 @@ tcp_stop(void *ctx)
 
 	for (i = 0; i < t->nlisteners; i++)
 		close(t->listeners[i]);
+	for (i = 0; i < 2; i++)
+		if (t->spare[i] != -1)
+			close(t->spare[i]);
+	t->spare[0] = t->spare[1] = -1;
 }
 
 static const struct side_ops tcp_ops = {
@@ -332,8 +312,8 @@ static const struct side_ops tcp_ops = {
 void
 tcp_side_new(const struct side_args *a, struct side *out)
 {
-	struct pool_user u = { .msg_max = 1, .idle = tcp_idle,
-	    .job_prepare = tcp_job_prepare, .job_sent = tcp_job_sent,
+	struct pool_user u = { .msg_max = sizeof(struct handoff),
+	    .idle = tcp_idle, .message = tcp_message, .job_sent = tcp_job_sent,
 	    .gone = tcp_gone };
 	struct tcp_side *t;
 	unsigned i;
@@ -346,6 +326,7 @@ tcp_side_new(const struct side_args *a, struct side *out)
 	t->listeners = a->listeners;
 	t->nlisteners = a->nlisteners;
 	t->drop_limit.what = "drop";
+	t->spare[0] = t->spare[1] = -1;
 	/* Accepted connections inherit them: no setsockopt for each. */
 	for (i = 0; i < a->nlisteners; i++) {
 		(void)sockopt_set_int(a->listeners[i], IPPROTO_TCP, TCP_NODELAY,

@@ -8,8 +8,9 @@
  * -close-after seconds without traffic either way, by the poll(2) timeout;
  * the peer ends with its last flow.  A bad datagram is dropped and logged:
  * the flows and the worker carry on.
- * It never makes a socket: each flow's is asked of the supervisor, on
- * the socket channel.
+ * It never makes, binds or connects a socket: each flow's is asked of
+ * the supervisor (dial_channel.c), answered on the socket channel; and it
+ * sends only on connected sockets, with no address of its own.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -20,19 +21,22 @@
 
 #include "addr.h"
 #include "dial.h"
+#include "dial_channel.h"
 #include "drop.h"
 #include "fdpass.h"
 #include "io.h"
 #include "log.h"
 #include "proxy_protocol.h"
 #include "udp_flow.h"
+#ifdef MMPROXY_TEST_TRIGGER
+#include "test_trigger.h"
+#endif
 
 #define UDP_BATCH	16
 #define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
 #define READ_BATCHES	4	/* per socket per wake-up: others get a turn */
 #define FLOWS_FIRST	4
 #define ONE_DATAGRAM_MS	10000	/* see flows_expire() */
-#define SOCKET_WAIT_MS	2000	/* for the supervisor's prepared socket */
 
 struct flow {
 	int			 fd;		/* connected to the backend */
@@ -47,8 +51,7 @@ struct flow {
 struct peer {
 	const struct options	*opt;
 	int			 ctl;
-	int			 sockch;	/* prepared sockets come here */
-	uint32_t		 sock_seq;	/* the last request's number */
+	struct dial_asker	 dial;		/* upstream sockets, asked */
 	int			 down;		/* connected to the peer */
 	uint32_t		 id;
 	struct sockaddr_storage	 addr;		/* unmapped */
@@ -154,57 +157,14 @@ log_flow_open(struct peer *p, const struct flow *f, const char *port_lost)
 		    p->nflows);
 }
 
-/*
- * An upstream socket of family for a new flow, prepared by the
- * supervisor: asked for on the channel, answered on the socket channel.
- * An answer to an earlier request that timed out is closed and skipped.
- * Returns the socket, or -1 with errno set.
- */
-static int
-upstream_request(struct peer *p, int family)
-{
-	struct handoff req = { .tag = HANDOFF_TAG, .kind = HANDOFF_SOCKET_REQ,
-	    .conn_id = ++p->sock_seq, .upstream = UPSTREAM_BIT(family) };
-	int64_t deadline = now_ms() + SOCKET_WAIT_MS;
-
-	if (fdpass_send(p->ctl, &req, NULL, NULL) == -1)
-		return -1;
-	for (;;) {
-		struct pollfd pfd = { .fd = p->sockch, .events = POLLIN };
-		int fds[HANDOFF_MAX_FDS];
-		struct handoff h;
-		int r = poll(&pfd, 1, ms_until(deadline));
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (fdpass_recv(p->sockch, &h, fds, NULL, 0) != 1)
-			return -1;
-		if (h.kind == HANDOFF_SOCKET && h.conn_id == p->sock_seq &&
-		    h.upstream == req.upstream) {
-			if (h.nfds == 1)
-				return fds[0];
-			errno = EAGAIN;		/* the supervisor could not */
-			return -1;
-		}
-		while (h.nfds > 0)
-			close(fds[--h.nfds]);
-	}
-}
-
 /* A new flow for hdr's source.  Returns it, or NULL (dropped, logged). */
 static struct flow *
 flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 {
 	const struct sockaddr_storage *target = flow_target(p, hdr);
-	const char *port_lost;
+	uint8_t port_lost;
 	struct flow *f;
-	int fd;
+	int fd, no_socket;
 
 	if (p->nflows == p->opt->max_flows) {
 		peer_drop(p, src_s, drop_str(DROP_TOO_MANY_FLOWS), 0);
@@ -214,14 +174,11 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 		peer_drop(p, src_s, drop_str(DROP_NO_MEMORY), 0);
 		return NULL;
 	}
-	if ((fd = upstream_request(p, target->ss_family)) == -1) {
-		peer_drop(p, src_s, drop_str(DROP_SOCKET_FAILED), errno);
-		return NULL;
-	}
-	if (dial_udp(fd, target, hdr->real_endpoints ? NULL : &hdr->src,
-	    &port_lost) == -1) {
-		peer_drop(p, src_s, drop_str(DROP_DIAL_FAILED), errno);
-		close(fd);
+	fd = dial_ask(&p->dial, target->ss_family,
+	    hdr->real_endpoints ? NULL : &hdr->src, &port_lost, &no_socket);
+	if (fd == -1) {
+		peer_drop(p, src_s, drop_str(no_socket ? DROP_SOCKET_FAILED :
+		    DROP_DIAL_FAILED), errno);
 		return NULL;
 	}
 	f = &p->flows[p->nflows++];
@@ -234,7 +191,7 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 	strcpy(f->target_s, "-");
 	if (log_enabled(LOG_ERRORS))
 		addr_format(target, f->target_s, sizeof(f->target_s));
-	log_flow_open(p, f, port_lost);
+	log_flow_open(p, f, dial_port_lost_str(port_lost));
 	return f;
 }
 
@@ -265,6 +222,10 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 		peer_drop(p, "-", pp_reason_str(why), 0);
 		return;
 	}
+#ifdef MMPROXY_TEST_TRIGGER
+	test_trigger_udp(d + hdr.len, len - hdr.len, p->down, &p->dial, p->id,
+	    &p->local);
+#endif
 	if (!hdr.real_endpoints && log_enabled(LOG_ERRORS))
 		addr_format(&hdr.src, src_s, sizeof(src_s));
 	if (!hdr.real_endpoints && addr_loopback_claimed(&hdr.src, &p->addr)) {
@@ -336,7 +297,8 @@ misdelivered(struct peer *p, const struct sockaddr_storage *from,
     const uint8_t *d, size_t len)
 {
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
-	    .payload_len = (uint32_t)len, .peer = *from, .local = p->local };
+	    .conn_id = p->id, .payload_len = (uint32_t)len, .peer = *from,
+	    .local = p->local };
 	char from_s[ADDR_STRLEN];
 
 	if (log_enabled(LOG_STATES)) {
@@ -347,7 +309,7 @@ misdelivered(struct peer *p, const struct sockaddr_storage *from,
 		log_line(LOG_STATES, "misdelivered id=%u peer=%s from=%s",
 		    p->id, p->peer_s, from_s);
 	}
-	if (fdpass_send(p->ctl, &h, NULL, d) == -1)
+	if (fdpass_send_plain(p->ctl, &h, d) == -1)
 		peer_drop(p, "-", drop_str(DROP_HANDOFF_FAILED), errno);
 }
 
@@ -379,28 +341,35 @@ down_read(struct peer *p)
 	return total;
 }
 
-/* Send the n datagrams in p->msg down to the peer, bare. */
+/*
+ * Send the n datagrams in p->msg down to the peer, bare, skipping cut
+ * ones (MSG_TRUNC).  One send(2) each, not sendmmsg(2): the worker's
+ * filter lets a datagram out only with no address of its own, and it
+ * cannot see the addresses inside sendmmsg's array.
+ */
 static void
 down_send(struct peer *p, struct flow *f, int n)
 {
-	int sent = 0, refused = 0, r;
+	int k, refused = 0;
+	ssize_t r;
 
-	while (sent < n) {
-		r = sendmmsg(p->down, p->msg + sent, (unsigned)(n - sent),
+	for (k = 0; k < n; k++) {
+		if (p->msg[k].msg_hdr.msg_flags & MSG_TRUNC)
+			continue;
+		r = send(p->down, p->iov[k].iov_base, p->iov[k].iov_len,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r == -1 && errno == EINTR)
+		if (r != -1)
 			continue;
-		/* An ICMP error about an earlier datagram is reported once, by
-		 * this call: try again, but not forever. */
-		if (r == -1 && errno == ECONNREFUSED && refused++ < n) {
-			flow_error(p, f, "downstream", errno);
+		/* EINTR, or an ICMP error about an earlier datagram, reported
+		 * once, by this call: try again, but not forever. */
+		if (errno == EINTR || (errno == ECONNREFUSED && refused++ < n)) {
+			if (errno == ECONNREFUSED)
+				flow_error(p, f, "downstream", errno);
+			k--;
 			continue;
 		}
-		if (r == -1) {
-			peer_drop(p, f->src_s, drop_str(DROP_SEND_FAILED), errno);
-			return;
-		}
-		sent += r;
+		peer_drop(p, f->src_s, drop_str(DROP_SEND_FAILED), errno);
+		return;
 	}
 }
 
@@ -419,13 +388,9 @@ up_read(struct peer *p, struct flow *f)
 			return;
 		f->last_ms = now_ms();
 		for (k = 0; k < n; k++) {
-			/* Down the connected socket, not back to the sender. */
-			p->msg[k].msg_hdr.msg_name = NULL;
-			p->msg[k].msg_hdr.msg_namelen = 0;
 			/* Cut replies are dropped, never sent on short. */
 			if (p->msg[k].msg_hdr.msg_flags & MSG_TRUNC) {
 				peer_drop(p, f->src_s, drop_str(DROP_OVERSIZE), 0);
-				p->iov[k].iov_len = 0;
 				continue;
 			}
 			p->iov[k].iov_len = p->msg[k].msg_len;
@@ -459,7 +424,7 @@ ctl_read(struct peer *p)
 		    "serving a peer", (int)getpid(), h.kind, h.nfds);
 	if (h.conn_id != p->id) {
 		if (h.kind == HANDOFF_UDP_DATA)
-			(void)fdpass_send(p->ctl, &h, NULL, p->chbuf);
+			(void)fdpass_send_plain(p->ctl, &h, p->chbuf);
 		return;
 	}
 	if (h.kind == HANDOFF_UDP_SYNC)
@@ -511,7 +476,7 @@ peer_init(struct peer *p, const struct options *opt, int ctl, int sockch,
 	memset(p, 0, sizeof(*p));
 	p->opt = opt;
 	p->ctl = ctl;
-	p->sockch = sockch;
+	p->dial = (struct dial_asker){ .ctl = ctl, .ans = sockch };
 	p->down = down;
 	p->id = h->conn_id;
 	p->addr = h->peer;

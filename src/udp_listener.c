@@ -28,6 +28,7 @@
 
 #include "addr.h"
 #include "dial.h"
+#include "dial_channel.h"
 #include "drop.h"
 #include "io.h"
 #include "log.h"
@@ -41,6 +42,7 @@
 
 struct udp_peer {
 	struct sockaddr_storage	 addr;	/* as the listener saw it */
+	struct sockaddr_storage	 local;	/* its worker's, from the hand-off */
 	pid_t			 pid;	/* its worker; 0: a free entry */
 	uint32_t		 id;
 	int			 sync_due;	/* SYNC not sent yet */
@@ -140,8 +142,8 @@ peer_find(const struct udp_side *u, const struct sockaddr_storage *sa)
 }
 
 static void
-peer_add(struct udp_side *u, const struct sockaddr_storage *sa, pid_t pid,
-    uint32_t id)
+peer_add(struct udp_side *u, const struct sockaddr_storage *sa,
+    const struct sockaddr_storage *local, pid_t pid, uint32_t id)
 {
 	struct udp_peer *e = u->free;
 	size_t b = peer_hash(u, sa);
@@ -150,6 +152,7 @@ peer_add(struct udp_side *u, const struct sockaddr_storage *sa, pid_t pid,
 	if ((size_t)(e - u->peers) + 1 > u->npeers_used)
 		u->npeers_used = (size_t)(e - u->peers) + 1;
 	e->addr = *sa;
+	e->local = *local;
 	e->pid = pid;
 	e->id = id;
 	e->sync_due = 1;
@@ -271,18 +274,22 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 		    DROP_POOL_FULL : DROP_HANDOFF_FAILED, 0);
 		return;
 	}
-	peer_add(u, from, pid, h.conn_id);
+	peer_add(u, from, local, pid, h.conn_id);
 }
 
 /* A datagram of a peer that has a worker: it was queued before the
  * peer's socket existed, or bounced by a worker whose peer ended. */
 static void
-peer_forward(struct udp_side *u, struct udp_peer *e,
-    const struct sockaddr_storage *local, const uint8_t *data, size_t len)
+peer_forward(struct udp_side *u, struct udp_peer *e, const uint8_t *data,
+    size_t len)
 {
+	/* The local address of its worker's hand-off, whichever of ours the
+	 * datagram came to: its replies leave from there anyway, and a
+	 * worker bounces a datagram only with the local address it was
+	 * given (udp_message checks that). */
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
 	    .conn_id = e->id, .payload_len = (uint32_t)len, .peer = e->addr,
-	    .local = *local };
+	    .local = e->local };
 	char peer_s[ADDR_STRLEN] = "-";
 
 	if (pool_send(u->pool, e->pid, &h, data) == 0) {
@@ -305,56 +312,56 @@ dispatch(struct udp_side *u, const struct sockaddr_storage *from,
 	struct udp_peer *e = peer_find(u, from);
 
 	if (e != NULL)
-		peer_forward(u, e, local, data, len);
+		peer_forward(u, e, data, len);
 	else
 		peer_new(u, from, local, data, len);
 }
 
 /*
- * A UDP worker asks for an upstream socket (req: the family's bit, a
- * sequence number): it gets one on its socket channel, or an answer with
- * no fd, so that it never waits for nothing.
+ * Is h, a datagram bounced by worker w, one it can have had: of its
+ * current job or the one before, for the local address that job was
+ * handed, from an IPv4 or IPv6 peer?  Any other would make the
+ * supervisor bind a socket where a worker says.
  */
-static void
-socket_answer(struct udp_side *u, struct pool_worker *w,
-    const struct handoff *req)
+static int
+bounce_plausible(const struct pool_worker *w, const struct handoff *h)
 {
-	int family = req->upstream == UPSTREAM_V6 ? AF_INET6 : AF_INET;
-	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_SOCKET,
-	    .conn_id = req->conn_id, .upstream = req->upstream };
-	int fd = dial_prepare(family, SOCK_DGRAM, u->opt->mark);
+	const struct sockaddr_storage *local = pool_worker_local(w, h->conn_id);
 
-	dial_prepare_result(family, fd, &u->prepare_failing);
-	h.nfds = fd != -1;
-	if (pool_worker_sockch(w) != -1)
-		(void)fdpass_send(pool_worker_sockch(w), &h, &fd, NULL);
-	if (fd != -1)
-		close(fd);
+	return (h->peer.ss_family == AF_INET || h->peer.ss_family == AF_INET6) &&
+	    local != NULL && addr_equal(&h->local, local);
 }
 
 /*
- * Pool hook: a message from worker w.  A socket request is answered; a
- * datagram its peer ended before it could be served is dispatched again
- * (draining, it finds no new worker).
+ * Pool hook: a message from worker w, untrusted and of two shapes only.
+ * A dial request (dial_channel.c checks it) is answered on w's socket
+ * channel, while w is busy.  A datagram its peer ended before it could be
+ * served is dispatched again (draining, it finds no new worker).  Any
+ * other message breaks the protocol.
  */
-static void
+static const char *
 udp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
 {
 	struct udp_side *u = ctx;
+	struct dial_policy pol = { .opt = u->opt, .type = SOCK_DGRAM,
+	    .client = *pool_worker_client(w),
+	    .prepare_failing = &u->prepare_failing };
 	struct handoff h;
 
 	if (n < sizeof(h))
-		return;
+		return "message_malformed";
 	memcpy(&h, m, sizeof(h));
-	if (h.tag == HANDOFF_TAG && h.kind == HANDOFF_SOCKET_REQ &&
-	    n == sizeof(h)) {
-		socket_answer(u, w, &h);
-		return;
-	}
-	if (!u->stopping && h.tag == HANDOFF_TAG &&
-	    h.kind == HANDOFF_UDP_DATA && h.nfds == 0 &&
-	    n == sizeof(h) + h.payload_len)
+	if (h.tag == HANDOFF_TAG && h.kind == HANDOFF_DIAL_REQ)
+		return !pool_worker_busy(w) ? "dial_while_idle" :
+		    dial_answer(&pol, pool_worker_sockch(w), m, n, NULL);
+	if (h.tag != HANDOFF_TAG || h.kind != HANDOFF_UDP_DATA ||
+	    h.nfds != 0 || n != sizeof(h) + h.payload_len)
+		return "message_malformed";
+	if (!bounce_plausible(w, &h))
+		return "bounce_forged";
+	if (!u->stopping)
 		dispatch(u, &h.peer, &h.local, m + sizeof(h), h.payload_len);
+	return NULL;
 }
 
 /* Pool hook: the idle byte: w's peer has ended.  More may follow. */

@@ -3,11 +3,10 @@
  * (limits, no capability, the seccomp filter of sandbox.c), then takes
  * jobs from its channel one at a time, gives each to its protocol's code
  * (tcp_conn.c: one connection; udp_flow.c: one balancer socket) and
- * reports idle.  Also the one-connection process of systemd Accept=yes
- * and inetd, which prepares its own upstream sockets before it confines
- * itself.  Confined, it never makes a socket (the supervisor prepares
- * them) and never parses a client byte itself: that is tcp_conn.c's and
- * udp_flow.c's.
+ * reports idle.  worker_confine is also one_conn.c's child's.  Confined,
+ * it never makes, binds or connects a socket (the supervisor does, on
+ * request: dial_channel.c) and never parses a client byte itself: that is
+ * tcp_conn.c's and udp_flow.c's.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -36,57 +35,6 @@
 #include "worker.h"
 
 #define WORKER_FDS	16	/* stdio, channels, client, upstreams, pipes... */
-
-/*
- * Serve the one connection we were started with (systemd Accept=yes, or
- * inetd style on fd 0), in this process, through tcp_conn_serve() like any
- * other.  Its upstream sockets are prepared first, one per family, so that
- * the process can become ra's user and give up its privileges
- * (worker_confine) before the first client byte is read.  mode names the
- * launch mode for the log.
- * Returns the exit status: 0 when it was relayed or dropped for the
- * client's fault (so scanners do not pile up failed units), 1 when the
- * backend could not be reached or the socket is unusable.
- */
-int
-worker_serve_one(const struct options *opt, const struct run_as *ra,
-    int client, const char *mode)
-{
-	struct upstream_stock st;
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	char peer_s[ADDR_STRLEN];
-	uint32_t id = (uint32_t)getpid();	/* one connection per process */
-
-	if (getpeername(client, (struct sockaddr *)&peer, &len) == -1) {
-		log_line(LOG_ERRORS, "drop id=%u reason=%s error=\"%s\"", id,
-		    drop_str(DROP_READ_ERROR), strerror(errno));
-		return 1;
-	}
-	addr_unmap(&peer);
-	addr_format(&peer, peer_s, sizeof(peer_s));
-	if (opt->allowed_subnets_path != NULL &&
-	    !subnet_match(&opt->allowed, &peer)) {
-		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
-		    drop_str(DROP_NOT_ALLOWED));
-		close(client);
-		return 0;
-	}
-	log_line(LOG_STATES, "accept id=%u peer=%s mode=%s", id, peer_s, mode);
-	st.fd[0] = dial_prepare(AF_INET, SOCK_STREAM, opt->mark);
-	st.fd[1] = dial_prepare(AF_INET6, SOCK_STREAM, opt->mark);
-	(void)sockopt_set_int(client, IPPROTO_TCP, TCP_NODELAY, 1);
-	(void)tcp_keepalive_set(client);
-	if (fd_set_nonblock(client) == -1) {
-		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s error=\"%s\"",
-		    id, peer_s, drop_str(DROP_READ_ERROR), strerror(errno));
-		return 1;
-	}
-	privilege_become(ra);
-	worker_confine(opt);
-	return tcp_conn_serve(opt, client, id, &peer, now_ms(), &st) ==
-	    SERVE_UPSTREAM_FAILED ? 1 : 0;
-}
 
 /* Lower soft and hard limit to at most v (never raise either). */
 static int
@@ -171,14 +119,11 @@ worker_signals(void)
  */
 static int
 worker_job(const struct options *opt, const struct handoff *h,
-    const int *fds, uint8_t *payload, size_t cap, struct upstream_stock *st)
+    const int *fds, uint8_t *payload, size_t cap, struct dial_asker *da)
 {
-	if (h->kind == HANDOFF_TCP && h->nfds >= 1 && !opt->udp) {
-		if (tcp_stock_take(st, h, fds) == -1)
-			fatalx("worker %d: a TCP job with %u fds", (int)getpid(),
-			    h->nfds);
+	if (h->kind == HANDOFF_TCP && h->nfds == 1 && !opt->udp) {
 		tcp_conn_serve(opt, fds[0], h->conn_id, &h->peer, h->accepted_ms,
-		    st);
+		    da);
 		return 1;
 	}
 	if (h->kind == HANDOFF_UDP && h->nfds == 1 && opt->udp) {
@@ -187,7 +132,7 @@ worker_job(const struct options *opt, const struct handoff *h,
 		return 1;
 	}
 	if (h->kind == HANDOFF_UDP_DATA && h->nfds == 0 && opt->udp) {
-		(void)fdpass_send(WORKER_CTL_FD, h, NULL, payload);
+		(void)fdpass_send_plain(WORKER_CTL_FD, h, payload);
 		return 0;
 	}
 	if (h->kind == HANDOFF_UDP_SYNC && h->nfds == 0 && opt->udp)
@@ -223,7 +168,7 @@ drop_summary_wait(int ctl)
 void
 worker_main(const struct options *opt)
 {
-	struct upstream_stock st = { { -1, -1 } };
+	struct dial_asker da = { .ctl = WORKER_CTL_FD, .ans = WORKER_CTL_FD };
 	size_t cap = opt->udp ? HANDOFF_MAX_PAYLOAD : 0;
 	unsigned jobs = 0;
 	uint8_t *payload = NULL;
@@ -248,13 +193,13 @@ worker_main(const struct options *opt)
 			exit(0);
 		if (r == -1)
 			fatal("worker %d: receiving a job", (int)getpid());
-		if (!worker_job(opt, &h, fds, payload, cap, &st))
+		if (!worker_job(opt, &h, fds, payload, cap, &da))
 			continue;
 		/* -worker-jobs: a worker that served its last job goes, so that
 		 * a hijacked one is not handed the clients after it. */
 		if (opt->worker_jobs != 0 && ++jobs >= opt->worker_jobs)
 			exit(0);
-		idle = opt->udp ? 0 : tcp_stock_wants(&st);
+		idle = 0;
 		if (send(WORKER_CTL_FD, &idle, 1, MSG_NOSIGNAL) == -1)
 			exit(0);	/* the supervisor is gone */
 	}

@@ -9,8 +9,6 @@
 #define WORKER_CTL_FD		3	/* jobs in, idle and requests out */
 #define WORKER_SOCKCH_FD	4	/* UDP: prepared sockets in */
 
-int	worker_serve_one(const struct options *opt, const struct run_as *ra,
-	    int client, const char *mode);
 void	worker_confine(const struct options *opt);
 void	worker_main(const struct options *opt) __attribute__((noreturn));
 

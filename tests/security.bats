@@ -17,6 +17,7 @@ setup() {
 
 teardown() {
 	[ -z "${HOLD_PID:-}" ] || kill "$HOLD_PID" 2>/dev/null || true
+	[ -z "${LB:-}" ] || netns_remove "$LB"
 	ns_teardown
 }
 
@@ -90,9 +91,15 @@ assert_confined() {
 	wait_port 8443
 	hold_tcp 2
 	wait_log '^connect id=[0-9]+ peer=127\.0\.0\.1:[0-9]+ src=198\.51\.100\.2:40002 '
+	# mmproxy's process, which answers the dial, holds no capability; the
+	# child that reads the client is confined.
 	p=$(pgrep -P "$MM_PID" | head -1)
 	[ -n "$p" ]
-	assert_confined "$p"
+	[ "$(status_field "$p" CapEff)" = $NO_CAPS ]
+	[ "$(status_field "$p" CapPrm)" = $NO_CAPS ]
+	c=$(pgrep -P "$p" | head -1)
+	[ -n "$c" ]
+	assert_confined "$c"
 }
 
 @test "a worker that makes a forbidden syscall dies by SIGSYS, is logged, and the others are served" {
@@ -139,6 +146,97 @@ assert_confined() {
 	run pp --text 'PROXY TCP4 198.51.100.5 127.0.0.1 40005 8443\r\nmmproxy-test: abort self\n' --shut --read
 	wait_log '^worker_exit worker=[0-9]+ signal=6 id=3$'
 	assert_still_serving
+}
+
+# hex TEXT: TEXT as the hex digits udp_client's --hex takes.
+hex() {
+	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
+}
+
+@test "a hijacked TCP worker cannot point a socket anywhere (connect, bind, sends with an address) or forge a signal frame" {
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy
+	hold_tcp 3
+	wait_log '^connect id=1 '
+	id=1
+	for act in "connect unspec" "connect elsewhere" "bind" "sendto elsewhere" "sendmsg" "sendmmsg" "sigreturn"; do
+		id=$((id + 1))
+		run pp --text "PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: $act\n" --shut --read
+		wait_log "^worker_exit worker=[0-9]+ signal=31 id=$id\$"
+	done
+	kill -0 "$(worker_of 1)"
+	assert_still_serving
+	kill -0 "$MM_PID"
+}
+
+@test "a hijacked TCP worker gets one dial request of one shape: a second or a malformed one kills it" {
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy
+	hold_tcp 3
+	wait_log '^connect id=1 '
+	run pp --text 'PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: dial twice\n' --shut --read
+	wait_log '^worker_misbehaved worker=[0-9]+ id=2 reason=dial_twice$'
+	wait_log '^worker_exit worker=[0-9]+ signal=9 id=2$'
+	run pp --text 'PROXY TCP4 198.51.100.5 127.0.0.1 40005 8443\r\nmmproxy-test: dial malformed\n' --shut --read
+	wait_log '^worker_misbehaved worker=[0-9]+ id=3 reason=dial_request_malformed$'
+	wait_log '^worker_exit worker=[0-9]+ signal=9 id=3$'
+	[ "$(grep -c '^worker_misbehaved ' "$MM_LOG")" -eq 2 ]
+	kill -0 "$(worker_of 1)"
+	assert_still_serving
+	kill -0 "$MM_PID"
+}
+
+@test "a hijacked TCP worker serving a remote balancer cannot have its socket bound to loopback" {
+	lb_setup
+	start_backends echo
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$TRIGGER" -l 192.0.2.2:8443 -4 127.0.0.1:4430 \
+	    -6 '[::1]:4430' -v 2 >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start '
+	wait_port 8443
+	run ip netns exec "$LB" "$PP_CLIENT" --text 'PROXY TCP4 198.51.100.4 192.0.2.2 40004 8443\r\nmmproxy-test: dial loopback\n' \
+	    --shut --read 192.0.2.2:8443
+	wait_log '^worker_misbehaved worker=[0-9]+ id=1 reason=dial_request_loopback$'
+	wait_log '^worker_exit worker=[0-9]+ signal=9 id=1$'
+	! grep -q '^accept peer=127\.0\.0\.1:40000$' "$BE4_LOG"
+	kill -0 "$MM_PID"
+}
+
+@test "a TCP worker holds no socket but its channel, its client and its upstream" {
+	start_backends echo
+	start_mmproxy
+	hold_tcp 1
+	wait_log '^connect id=1 '
+	w=$(worker_of 1)
+	[ -n "$w" ]
+	# No spare socket of the other family, which it could connect anywhere.
+	run bash -c "ls -l /proc/$w/fd | grep -c 'socket:'"
+	[ "$output" -eq 3 ]
+}
+
+@test "a hijacked UDP worker cannot disconnect its balancer socket, forge a bounce or flood dial requests" {
+	start_udp_backends hello
+	MMPROXY=$TRIGGER start_udp_mmproxy
+	# connect(AF_UNSPEC) on its balancer socket would make it a second
+	# listener on the port: the filter kills it instead.
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: connect unspec')" --timeout-ms 300
+	wait_log '^worker_exit worker=[0-9]+ signal=31 id=1$'
+	# A datagram "bounced" for a privileged local port it was never given,
+	# or from a peer that is no IP address: the supervisor binds nothing.
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: bounce local')" --timeout-ms 300
+	wait_log '^worker_misbehaved worker=[0-9]+ id=2 reason=bounce_forged$'
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: bounce unix')" --timeout-ms 300
+	wait_log '^worker_misbehaved worker=[0-9]+ id=3 reason=bounce_forged$'
+	# A second request before the first answer was read: one socket in
+	# flight at most.
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: dial flood')" --timeout-ms 300
+	wait_log '^worker_misbehaved worker=[0-9]+ id=4 reason=dial_request_unanswered$'
+	! nsx ss -Haun 'sport = :80' | grep -q .
+	run udp --hex "$UDP4 70696e67"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello 198.51.100.7:40000 ping" ]
+	kill -0 "$MM_PID"
 }
 
 @test "the normal binary has no trigger: the same bytes are relayed like any others" {

@@ -1,0 +1,193 @@
+/*
+ * Only in the test build (build/tests/mmproxy-trigger), never in the
+ * normal binary: a client whose first payload bytes are "mmproxy-test: "
+ * and an act makes its worker do what an exploited one would, so that a
+ * test can see what stops it (tests/security.bats).  The filter kills a
+ * worker that execs a shell, signals another process, binds, connects, or
+ * sends to an address of its own; the supervisor kills one that breaks
+ * the channel's protocol (idle twice, a second or malformed dial request,
+ * requests it did not wait for, a forged bounce).
+ */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dial.h"
+#include "test_trigger.h"
+
+#define TEST_PREFIX	"mmproxy-test: "
+
+static int
+act_is(const uint8_t *p, size_t len, const char *act)
+{
+	size_t n = strlen(TEST_PREFIX), m = strlen(act);
+
+	return len >= n + m && memcmp(p, TEST_PREFIX, n) == 0 &&
+	    memcmp(p + n, act, m) == 0;
+}
+
+/* 127.0.0.1:port, where no socket of a worker is meant to go. */
+static struct sockaddr_in
+elsewhere(unsigned port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port) };
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sin;
+}
+
+static void
+send_raw_request(int ctl, uint8_t upstream, uint32_t seq)
+{
+	struct handoff req = { .tag = HANDOFF_TAG, .kind = HANDOFF_DIAL_REQ,
+	    .conn_id = seq, .upstream = upstream };
+
+	req.peer.ss_family = AF_UNSPEC;
+	(void)fdpass_send_plain(ctl, &req, NULL);
+}
+
+/* Give the supervisor time to act on what was sent (it kills us). */
+static void
+linger(void)
+{
+	(void)poll(NULL, 0, 5000);
+}
+
+/* The acts of any worker, on one of its sockets fd. */
+static void
+trigger_any(const uint8_t *p, size_t len, int fd)
+{
+	struct sockaddr_in to = elsewhere(9);
+	char *argv[] = { (char *)"sh", NULL };
+
+	if (act_is(p, len, "forbidden syscall"))
+		execve("/bin/sh", argv, NULL);
+	if (act_is(p, len, "connect unspec")) {
+		struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+		(void)connect(fd, &sa, sizeof(sa));
+	}
+	if (act_is(p, len, "connect elsewhere"))
+		(void)connect(fd, (struct sockaddr *)&to, sizeof(to));
+	if (act_is(p, len, "bind")) {
+		struct sockaddr_in any = elsewhere(0);
+
+		(void)bind(fd, (struct sockaddr *)&any, sizeof(any));
+	}
+	if (act_is(p, len, "sendto elsewhere"))
+		(void)sendto(fd, "x", 1, MSG_DONTWAIT, (struct sockaddr *)&to,
+		    sizeof(to));
+	if (act_is(p, len, "sendmsg")) {
+		struct iovec iov = { (void *)"x", 1 };
+		struct msghdr m = { .msg_name = &to, .msg_namelen = sizeof(to),
+		    .msg_iov = &iov, .msg_iovlen = 1 };
+
+		(void)sendmsg(fd, &m, MSG_DONTWAIT);
+	}
+	if (act_is(p, len, "sendmmsg")) {
+		struct iovec iov = { (void *)"x", 1 };
+		struct mmsghdr m = { .msg_hdr = { .msg_name = &to,
+		    .msg_namelen = sizeof(to), .msg_iov = &iov, .msg_iovlen = 1 } };
+
+		(void)sendmmsg(fd, &m, 1, MSG_DONTWAIT);
+	}
+	if (act_is(p, len, "sigreturn"))
+		(void)syscall(SYS_rt_sigreturn);
+	if (act_is(p, len, "abort ")) {
+		char num[16] = "";
+		size_t skip = strlen(TEST_PREFIX) + strlen("abort "), n = len - skip;
+		long pid;
+
+		memcpy(num, p + skip, n < 15 ? n : 15);
+		pid = strncmp(num, "self", 4) == 0 ? (long)getpid() :
+		    strtol(num, NULL, 10);
+		(void)syscall(SYS_tgkill, pid, pid, SIGABRT);
+	}
+}
+
+/* The acts on the dial channel (da). */
+static void
+trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da)
+{
+	uint8_t lost;
+	int fd, no_socket;
+
+	if (act_is(p, len, "dial twice")) {
+		fd = dial_ask(da, AF_INET, NULL, &lost, &no_socket);
+		if (fd != -1)
+			close(fd);
+		(void)dial_ask(da, AF_INET, NULL, &lost, &no_socket);
+		linger();
+	}
+	/* A loopback source, which only a balancer on this host may name. */
+	if (act_is(p, len, "dial loopback")) {
+		struct sockaddr_storage src;
+		struct sockaddr_in lo = elsewhere(40000);
+
+		memset(&src, 0, sizeof(src));
+		memcpy(&src, &lo, sizeof(lo));
+		fd = dial_ask(da, AF_INET, &src, &lost, &no_socket);
+		if (fd != -1)
+			close(fd);
+		linger();
+	}
+	if (act_is(p, len, "dial malformed")) {
+		send_raw_request(da->ctl, UPSTREAM_V4 | UPSTREAM_V6, ++da->seq);
+		linger();
+	}
+	if (act_is(p, len, "dial flood")) {
+		send_raw_request(da->ctl, UPSTREAM_V4, ++da->seq);
+		send_raw_request(da->ctl, UPSTREAM_V4, ++da->seq);
+		linger();
+	}
+}
+
+void
+test_trigger_tcp(const uint8_t *p, size_t len, int client,
+    struct dial_asker *da)
+{
+	uint8_t idle = 0;
+
+	trigger_any(p, len, client);
+	trigger_dial(p, len, da);
+	if (act_is(p, len, "idle twice")) {
+		(void)send(da->ctl, &idle, 1, MSG_NOSIGNAL);
+		(void)send(da->ctl, &idle, 1, MSG_NOSIGNAL);
+	}
+}
+
+void
+test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
+    uint32_t id, const struct sockaddr_storage *local)
+{
+	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
+	    .conn_id = id, .payload_len = 1, .local = *local };
+	struct sockaddr_in from = elsewhere(2);
+
+	trigger_any(p, len, down);
+	trigger_dial(p, len, da);
+	memcpy(&h.peer, &from, sizeof(from));
+	/* A bounce for a local address this worker was never given (a
+	 * privileged port), or from a peer that is no IP address. */
+	if (act_is(p, len, "bounce local")) {
+		struct sockaddr_in l = elsewhere(80);
+
+		memset(&h.local, 0, sizeof(h.local));
+		memcpy(&h.local, &l, sizeof(l));
+		(void)fdpass_send_plain(da->ctl, &h, "x");
+		linger();
+	}
+	if (act_is(p, len, "bounce unix")) {
+		memset(&h.peer, 0, sizeof(h.peer));
+		h.peer.ss_family = AF_UNIX;
+		(void)fdpass_send_plain(da->ctl, &h, "x");
+		linger();
+	}
+}
