@@ -513,9 +513,9 @@ pool_handoff(struct pool *p, const struct handoff *h, const int *fds,
 		if (p->user.job_sent != NULL)
 			p->user.job_sent(p->user.ctx, w, &job);
 		w->state = W_BUSY;
-		w->conn_id = h->conn_id;
 		w->prev_conn_id = w->conn_id;
 		w->prev_local = w->local;
+		w->conn_id = h->conn_id;
 		w->client = h->peer;
 		addr_unmap(&w->client);
 		w->local = h->local;

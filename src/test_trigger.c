@@ -167,10 +167,20 @@ void
 test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
     uint32_t id, const struct sockaddr_storage *local)
 {
+	/* This worker's jobs so far: a datagram of the one before may still
+	 * come back to the supervisor, legitimately. */
+	static uint32_t last_id, prev_id;
+	static struct sockaddr_storage last_local, prev_local;
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
 	    .conn_id = id, .payload_len = 1, .local = *local };
 	struct sockaddr_in from = elsewhere(2);
 
+	if (id != last_id) {
+		prev_id = last_id;
+		prev_local = last_local;
+		last_id = id;
+		last_local = *local;
+	}
 	trigger_any(p, len, down);
 	trigger_dial(p, len, da);
 	memcpy(&h.peer, &from, sizeof(from));
@@ -181,6 +191,18 @@ test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
 
 		memset(&h.local, 0, sizeof(h.local));
 		memcpy(&h.local, &l, sizeof(l));
+		(void)fdpass_send_plain(da->ctl, &h, "x");
+		linger();
+	}
+	/* What a worker does when a datagram of its last peer comes after
+	 * the next job: allowed.  The same for a job it never had: not. */
+	if (act_is(p, len, "bounce previous")) {
+		h.conn_id = prev_id;
+		h.local = prev_local;
+		(void)fdpass_send_plain(da->ctl, &h, "x");
+	}
+	if (act_is(p, len, "bounce stranger")) {
+		h.conn_id = id + 1000;
 		(void)fdpass_send_plain(da->ctl, &h, "x");
 		linger();
 	}

@@ -239,6 +239,24 @@ hex() {
 	kill -0 "$MM_PID"
 }
 
+@test "a UDP worker may bounce a datagram of the job before its current one, not of a job it never had" {
+	start_udp_backends hello
+	MMPROXY=$TRIGGER start_udp_mmproxy -workers 1 -max-conns 1 -close-after 1
+	run udp --hex "$UDP4 70696e67"
+	[ "$output" = "hello 198.51.100.7:40000 ping" ]
+	wait_log '^peer_close id=1 '
+	w=$(worker_of 1)
+	# The same worker's next job sends back a datagram "of" job 1.
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: bounce previous')" --timeout-ms 300
+	wait_log '^accept id=2 .* worker='"$w"'$'
+	wait_log '^flow_open id=2 '
+	wait_log '^peer_close id=2 '
+	kill -0 "$w"
+	! grep -q '^worker_misbehaved ' "$MM_LOG"
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: bounce stranger')" --timeout-ms 300
+	wait_log '^worker_misbehaved worker='"$w"' id=[0-9]+ reason=bounce_forged$'
+}
+
 @test "the normal binary has no trigger: the same bytes are relayed like any others" {
 	start_backends echo
 	start_mmproxy
