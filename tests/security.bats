@@ -159,7 +159,11 @@ hex() {
 	hold_tcp 3
 	wait_log '^connect id=1 '
 	id=1
-	for act in "connect unspec" "connect elsewhere" "bind" "sendto elsewhere" "sendmsg" "sendmmsg" "sigreturn"; do
+	acts=("connect unspec" "connect elsewhere" "bind" "sendto elsewhere" "sendmsg" "sendmmsg" "sigreturn")
+	# The sanitizer build's runtime has signal handlers, so its filter
+	# lets rt_sigreturn through (it is no sandbox): a forged frame crashes.
+	! grep -q __asan_init "$TRIGGER" || unset 'acts[6]'
+	for act in "${acts[@]}"; do
 		id=$((id + 1))
 		run pp --text "PROXY TCP4 198.51.100.4 127.0.0.1 40004 8443\r\nmmproxy-test: $act\n" --shut --read
 		wait_log "^worker_exit worker=[0-9]+ signal=31 id=$id\$"
