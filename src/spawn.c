@@ -10,6 +10,7 @@
  * It passes fds and options, never a job, and knows nothing of TCP or
  * UDP.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <errno.h>
@@ -135,6 +136,11 @@ child_exec(const struct spawn_image *img, int ctl, int sockch)
 		_exit(126);
 	if (k == -1)
 		(void)close(WORKER_SOCKCH_FD);
+	/* No capability from the exec, even with file capabilities on the
+	 * binary (setcap): a worker never holds one, not even before it
+	 * confines itself. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		_exit(126);
 	/* exe is close-on-exec, as are the copies: they go with the exec. */
 	(void)sys_execveat(exe, argv, img->env);
 	_exit(127);
