@@ -141,14 +141,15 @@ request_check(const struct dial_policy *pol, const uint8_t *m, size_t n,
 	return NULL;
 }
 
-/* Bytes the worker has not read yet on our end of channel ans. */
+/* Bytes the worker has not read yet on our end of channel ans; a
+ * failure counts as some (it fails closed). */
 static int
 unread(int ans)
 {
 	int q = 0;
 
 	if (ioctl(ans, SIOCOUTQ, &q) == -1)
-		return 0;	/* not a socket we know: never the worker's fault */
+		return 1;
 	return q;
 }
 

@@ -16,7 +16,8 @@
 	X(DROP_TOO_MANY_FLOWS,	"too_many_flows")	\
 	X(DROP_OVERSIZE,	"oversize")		\
 	X(DROP_SEND_FAILED,	"send_failed")		\
-	X(DROP_LOOPBACK_SOURCE,	"loopback_source")
+	X(DROP_LOOPBACK_SOURCE,	"loopback_source")	\
+	X(DROP_MISDELIVERED,	"misdelivered")
 
 #define DROP_ENUM(name, str) name,
 enum drop_reason {

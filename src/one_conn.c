@@ -48,7 +48,7 @@ child_serve(const struct options *opt, int client, int chan, uint32_t id,
  * when the child misbehaved (killed, logged).
  */
 static int
-monitor(const struct options *opt, int chan, pid_t child,
+monitor(const struct options *opt, int chan, pid_t child, uint32_t id,
     const struct sockaddr_storage *peer, int *spare)
 {
 	struct dial_policy pol = { .opt = opt, .type = SOCK_STREAM,
@@ -62,17 +62,20 @@ monitor(const struct options *opt, int chan, pid_t child,
 	for (;;) {
 		memset(&m, 0, sizeof(m));
 		do {
-			n = recv(chan, &m, sizeof(m), 0);
+			n = recv(chan, &m, sizeof(m), MSG_TRUNC);
 		} while (n == -1 && errno == EINTR);
 		if (n <= 0)
 			return 0;
-		bad = dialed ? "dial_twice" : dial_answer(&pol, chan,
-		    (const uint8_t *)&m, (size_t)n,
-		    &spare[m.upstream == UPSTREAM_V6]);
+		if ((size_t)n > sizeof(m))
+			bad = "message_malformed";
+		else
+			bad = dialed ? "dial_twice" : dial_answer(&pol, chan,
+			    (const uint8_t *)&m, (size_t)n,
+			    &spare[m.upstream == UPSTREAM_V6]);
 		dialed = 1;
 		if (bad != NULL) {
 			log_line(LOG_ERRORS, "worker_misbehaved worker=%d id=%u "
-			    "reason=%s", (int)child, (unsigned)child, bad);
+			    "reason=%s", (int)child, id, bad);
 			kill(child, SIGKILL);
 			return -1;
 		}
@@ -157,7 +160,7 @@ one_conn_serve(const struct options *opt, const struct run_as *ra,
 	close(client);
 	if (privilege_keep_only(0) == -1)
 		fatal("dropping capabilities");
-	rc = monitor(opt, chan[0], child, &peer, spare);
+	rc = monitor(opt, chan[0], child, id, &peer, spare);
 	close(chan[0]);
 	return child_status(child, id) != 0 || rc == -1 ? 1 : 0;
 }

@@ -30,12 +30,10 @@ struct pool_worker {
 	int			ctl;	/* -1 once closed */
 	int			sockch;	/* socket channel, or -1 */
 	enum worker_state	state;
-	uint32_t		conn_id;
-	struct sockaddr_storage	client;	/* of its job, unmapped */
-	/* The local address of its job, as handed, and of the job before
-	 * (a message about that one may still be on its way). */
-	struct sockaddr_storage	local, prev_local;
-	uint32_t		prev_conn_id;
+	uint32_t		conn_id;	/* its job's, job.conn_id */
+	/* Its job, and the one before (a message about that one may still
+	 * be on its way). */
+	struct pool_job		job, prev;
 	void			*side;	/* the user's, for this worker */
 };
 
@@ -100,17 +98,14 @@ pool_worker_busy(const struct pool_worker *w)
 	return w->state == W_BUSY;
 }
 
-/*
- * The local address that w's job conn_id was handed, if that is its
- * current job or the one before; else NULL.
- */
-const struct sockaddr_storage *
-pool_worker_local(const struct pool_worker *w, uint32_t conn_id)
+/* w's job conn_id, if that is its current job or the one before; else NULL. */
+const struct pool_job *
+pool_worker_job(const struct pool_worker *w, uint32_t conn_id)
 {
-	if (conn_id != 0 && conn_id == w->conn_id)
-		return &w->local;
-	if (conn_id != 0 && conn_id == w->prev_conn_id)
-		return &w->prev_local;
+	if (conn_id != 0 && conn_id == w->job.conn_id)
+		return &w->job;
+	if (conn_id != 0 && conn_id == w->prev.conn_id)
+		return &w->prev;
 	return NULL;
 }
 
@@ -118,7 +113,7 @@ pool_worker_local(const struct pool_worker *w, uint32_t conn_id)
 const struct sockaddr_storage *
 pool_worker_client(const struct pool_worker *w)
 {
-	return &w->client;
+	return &w->job.client;
 }
 
 /* Where the user keeps its state for w (NULL until it puts some). */
@@ -386,13 +381,19 @@ worker_read(struct pool *p, size_t k)
 	const char *why;
 	ssize_t n;
 
+	/* MSG_TRUNC: the record's own length, so a longer one is seen. */
 	do {
-		n = recv(p->w[k].ctl, p->msg, p->user.msg_max, MSG_DONTWAIT);
+		n = recv(p->w[k].ctl, p->msg, p->user.msg_max,
+		    MSG_DONTWAIT | MSG_TRUNC);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return errno == EAGAIN ? 0 : -1;
 	if (n == 0)
 		return -1;
+	if ((size_t)n > p->user.msg_max) {
+		worker_misbehaved(p, k, "message_malformed");
+		return -1;
+	}
 	if (n == 1) {
 		if (p->w[k].state != W_BUSY) {
 			worker_misbehaved(p, k, "idle_while_idle");
@@ -513,12 +514,11 @@ pool_handoff(struct pool *p, const struct handoff *h, const int *fds,
 		if (p->user.job_sent != NULL)
 			p->user.job_sent(p->user.ctx, w, &job);
 		w->state = W_BUSY;
-		w->prev_conn_id = w->conn_id;
-		w->prev_local = w->local;
 		w->conn_id = h->conn_id;
-		w->client = h->peer;
-		addr_unmap(&w->client);
-		w->local = h->local;
+		w->prev = w->job;
+		w->job = (struct pool_job){ .conn_id = h->conn_id,
+		    .client = h->peer, .local = h->local };
+		addr_unmap(&w->job.client);
 		return w->pid;
 	}
 	errno = EAGAIN;

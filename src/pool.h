@@ -8,6 +8,7 @@
 #ifndef MMPROXY_POOL_H
 #define MMPROXY_POOL_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <poll.h>
 #include <stddef.h>
@@ -21,6 +22,13 @@
 
 struct pool;
 struct pool_worker;
+
+/* What the pool remembers of a job it handed a worker. */
+struct pool_job {
+	uint32_t		conn_id;
+	struct sockaddr_storage	client;		/* the hand-off's peer, unmapped */
+	struct sockaddr_storage	local;		/* the hand-off's local, as given */
+};
 
 /*
  * What a protocol side tells the pool.  A worker pointer given to a hook
@@ -59,7 +67,7 @@ int		 pool_worker_ctl(const struct pool_worker *w);
 int		 pool_worker_sockch(const struct pool_worker *w);
 int		 pool_worker_busy(const struct pool_worker *w);
 const struct sockaddr_storage *pool_worker_client(const struct pool_worker *w);
-const struct sockaddr_storage *pool_worker_local(const struct pool_worker *w,
+const struct pool_job *pool_worker_job(const struct pool_worker *w,
 		    uint32_t conn_id);
 void		**pool_worker_side(struct pool_worker *w);
 

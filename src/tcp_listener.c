@@ -39,21 +39,12 @@ struct tcp_side {
 	struct log_limit	 drop_limit;	/* drops at accept */
 };
 
-/* Per worker: whether its job has had its one dial. */
-struct tcp_job {
-	int	dialed;
-};
-
-/* w's job state, made on first use.  Returns it, or NULL (ENOMEM). */
-static struct tcp_job *
-job_of(struct pool_worker *w)
-{
-	void **slot = pool_worker_side(w);
-
-	if (*slot == NULL)
-		*slot = calloc(1, sizeof(struct tcp_job));
-	return *slot;
-}
+/*
+ * A worker's side slot points here while its job has had its one dial,
+ * and is NULL otherwise: no allocation that could fail and leave a
+ * second dial unchecked.
+ */
+static char dialed_mark;
 
 /*
  * Make the spare upstream sockets that are missing, one per family, so
@@ -96,12 +87,9 @@ spares_prepare(struct tcp_side *t)
 static void
 tcp_job_sent(void *ctx, struct pool_worker *w, const struct handoff *h)
 {
-	struct tcp_job *j = job_of(w);
-
 	(void)ctx;
 	(void)h;
-	if (j != NULL)
-		j->dialed = 0;
+	*pool_worker_side(w) = NULL;
 }
 
 /*
@@ -113,7 +101,7 @@ static const char *
 tcp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
 {
 	struct tcp_side *t = ctx;
-	struct tcp_job *j = job_of(w);
+	void **dialed = pool_worker_side(w);
 	struct dial_policy pol = { .opt = t->opt, .type = SOCK_STREAM,
 	    .client = *pool_worker_client(w),
 	    .prepare_failing = &t->prepare_failing };
@@ -122,7 +110,7 @@ tcp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
 
 	if (!pool_worker_busy(w))
 		return "dial_while_idle";
-	if (j != NULL && j->dialed)
+	if (*dialed == &dialed_mark)
 		return "dial_twice";
 	if (n == sizeof(req))
 		memcpy(&req, m, sizeof(req));
@@ -130,8 +118,7 @@ tcp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
 		req.upstream = 0;
 	bad = dial_answer(&pol, pool_worker_ctl(w), m, n,
 	    &t->spare[req.upstream == UPSTREAM_V6]);
-	if (j != NULL)
-		j->dialed = 1;
+	*dialed = &dialed_mark;
 	return bad;
 }
 
@@ -148,11 +135,8 @@ tcp_idle(void *ctx, struct pool_worker *w, uint8_t b)
 static void
 tcp_gone(void *ctx, struct pool_worker *w)
 {
-	void **slot = pool_worker_side(w);
-
 	(void)ctx;
-	free(*slot);
-	*slot = NULL;
+	*pool_worker_side(w) = NULL;
 }
 
 static void

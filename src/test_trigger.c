@@ -6,12 +6,15 @@
  * worker that execs a shell, signals another process, binds, connects, or
  * sends to an address of its own; the supervisor kills one that breaks
  * the channel's protocol (idle twice, a second or malformed dial request,
- * requests it did not wait for, a forged bounce).
+ * requests it did not wait for, a forged bounce).  Their names are the
+ * test's; each act says what it tries.
  */
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -100,6 +103,20 @@ trigger_any(const uint8_t *p, size_t len, int fd)
 	}
 	if (act_is(p, len, "sigreturn"))
 		(void)syscall(SYS_rt_sigreturn);
+	if (act_is(p, len, "kill"))
+		(void)kill(1, 0);
+	if (act_is(p, len, "fork"))
+		(void)fork();
+	if (act_is(p, len, "open"))
+		(void)open("/etc/passwd", O_RDONLY);
+	/* socket() fails, and the client hears how. */
+	if (act_is(p, len, "socket")) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		const char *say = s == -1 && errno == EACCES ?
+		    "socket: EACCES\n" : "socket: made\n";
+
+		(void)write(fd, say, strlen(say));
+	}
 	if (act_is(p, len, "abort ")) {
 		char num[16] = "";
 		size_t skip = strlen(TEST_PREFIX) + strlen("abort "), n = len - skip;
@@ -138,6 +155,28 @@ trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da)
 			close(fd);
 		linger();
 	}
+	/* Sources the parser never gives: unspecified, or of the other
+	 * family than the one asked for. */
+	if (act_is(p, len, "dial unusable")) {
+		struct sockaddr_storage src;
+		struct sockaddr_in any = elsewhere(40000);
+
+		any.sin_addr.s_addr = 0;
+		memset(&src, 0, sizeof(src));
+		memcpy(&src, &any, sizeof(any));
+		(void)dial_ask(da, AF_INET, &src, &lost, &no_socket);
+		linger();
+	}
+	if (act_is(p, len, "dial family")) {
+		struct sockaddr_storage src;
+		struct sockaddr_in v4 = elsewhere(40000);
+
+		v4.sin_addr.s_addr = htonl(0xc6336404);
+		memset(&src, 0, sizeof(src));
+		memcpy(&src, &v4, sizeof(v4));
+		(void)dial_ask(da, AF_INET6, &src, &lost, &no_socket);
+		linger();
+	}
 	if (act_is(p, len, "dial malformed")) {
 		send_raw_request(da->ctl, UPSTREAM_V4 | UPSTREAM_V6, ++da->seq);
 		linger();
@@ -165,12 +204,14 @@ test_trigger_tcp(const uint8_t *p, size_t len, int client,
 
 void
 test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
-    uint32_t id, const struct sockaddr_storage *local)
+    uint32_t id, const struct sockaddr_storage *peer,
+    const struct sockaddr_storage *local)
 {
 	/* This worker's jobs so far: a datagram of the one before may still
 	 * come back to the supervisor, legitimately. */
 	static uint32_t last_id, prev_id;
-	static struct sockaddr_storage last_local, prev_local;
+	static struct sockaddr_storage last_local, prev_local, last_peer,
+	    prev_peer;
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
 	    .conn_id = id, .payload_len = 1, .local = *local };
 	struct sockaddr_in from = elsewhere(2);
@@ -178,8 +219,10 @@ test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
 	if (id != last_id) {
 		prev_id = last_id;
 		prev_local = last_local;
+		prev_peer = last_peer;
 		last_id = id;
 		last_local = *local;
+		last_peer = *peer;
 	}
 	trigger_any(p, len, down);
 	trigger_dial(p, len, da);
@@ -199,10 +242,18 @@ test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
 	if (act_is(p, len, "bounce previous")) {
 		h.conn_id = prev_id;
 		h.local = prev_local;
+		h.peer = prev_peer;
 		(void)fdpass_send_plain(da->ctl, &h, "x");
+	}
+	/* Its own job's local address, a peer of its choosing: the
+	 * supervisor would connect a socket there. */
+	if (act_is(p, len, "bounce elsewhere")) {
+		(void)fdpass_send_plain(da->ctl, &h, "x");
+		linger();
 	}
 	if (act_is(p, len, "bounce stranger")) {
 		h.conn_id = id + 1000;
+		h.peer = *peer;
 		(void)fdpass_send_plain(da->ctl, &h, "x");
 		linger();
 	}

@@ -15,6 +15,7 @@ void	test_trigger_tcp(const uint8_t *p, size_t len, int client,
 	    struct dial_asker *da);
 void	test_trigger_udp(const uint8_t *p, size_t len, int down,
 	    struct dial_asker *da, uint32_t id,
+	    const struct sockaddr_storage *peer,
 	    const struct sockaddr_storage *local);
 
 #endif

@@ -224,7 +224,7 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 	}
 #ifdef MMPROXY_TEST_TRIGGER
 	test_trigger_udp(d + hdr.len, len - hdr.len, p->down, &p->dial, p->id,
-	    &p->local);
+	    &p->raw, &p->local);
 #endif
 	if (!hdr.real_endpoints && log_enabled(LOG_ERRORS))
 		addr_format(&hdr.src, src_s, sizeof(src_s));
@@ -286,31 +286,24 @@ batch_recv(struct peer *p, int fd)
 }
 
 /*
- * A datagram on our socket from another balancer socket: between its
- * bind() and its connect() in the supervisor, our socket was a second
- * listener, and the kernel may have queued one there (seen here a few
- * times in a thousand hand-offs under load).  Never serve it as ours (its
- * replies would go to our peer): the supervisor dispatches it again.
+ * A datagram on our socket from another balancer socket: the supervisor
+ * sweeps those off a new peer socket before handing it over, but one can
+ * still slip in as it does.  Never served as ours (its replies would go
+ * to our peer), and never passed back: the supervisor would have to take
+ * our word for where it came from.  Dropped, and logged.
  */
 static void
-misdelivered(struct peer *p, const struct sockaddr_storage *from,
-    const uint8_t *d, size_t len)
+misdelivered(struct peer *p, const struct sockaddr_storage *from)
 {
-	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_DATA,
-	    .conn_id = p->id, .payload_len = (uint32_t)len, .peer = *from,
-	    .local = p->local };
-	char from_s[ADDR_STRLEN];
+	char from_s[ADDR_STRLEN] = "-";
 
-	if (log_enabled(LOG_STATES)) {
+	if (log_enabled(LOG_ERRORS)) {
 		struct sockaddr_storage un = *from;
 
 		addr_unmap(&un);
 		addr_format(&un, from_s, sizeof(from_s));
-		log_line(LOG_STATES, "misdelivered id=%u peer=%s from=%s",
-		    p->id, p->peer_s, from_s);
 	}
-	if (fdpass_send_plain(p->ctl, &h, d) == -1)
-		peer_drop(p, "-", drop_str(DROP_HANDOFF_FAILED), errno);
+	peer_drop(p, from_s, drop_str(DROP_MISDELIVERED), 0);
 }
 
 /* The peer's datagrams queued on its socket.  Returns how many were read. */
@@ -326,8 +319,7 @@ down_read(struct peer *p)
 		}
 		for (k = 0; k < n; k++) {
 			if (!addr_equal(&p->from[k], &p->raw))
-				misdelivered(p, &p->from[k], p->buf +
-				    (size_t)k * UDP_DGRAM_MAX, p->msg[k].msg_len);
+				misdelivered(p, &p->from[k]);
 			else if (p->msg[k].msg_hdr.msg_flags & MSG_TRUNC)
 				peer_drop(p, "-", drop_str(DROP_OVERSIZE), 0);
 			else

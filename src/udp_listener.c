@@ -38,6 +38,8 @@
 #define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
 #define DRAIN_BUDGET	1024	/* datagrams per wake-up, all listeners */
 #define SYNC_MAX_MS	50	/* a SYNC waits no longer for a drain */
+#define SWEEP_MAX	64	/* datagrams taken off one new peer socket */
+#define SWEEP_SETTLE_MS	2	/* from connect to the last sweep, at SYNC */
 #define UDP_CHANNEL_SNDBUF	(1 << 20)	/* datagrams queued at a hand-off */
 
 struct udp_peer {
@@ -46,6 +48,8 @@ struct udp_peer {
 	pid_t			 pid;	/* its worker; 0: a free entry */
 	uint32_t		 id;
 	int			 sync_due;	/* SYNC not sent yet */
+	int			 sweep_fd;	/* its socket until SYNC, or -1 */
+	int64_t			 sync_after_ms;	/* no SYNC before */
 	unsigned		 forwarded;	/* datagrams passed on before it */
 	struct udp_peer		*next;	/* in its bucket, or the free list */
 };
@@ -59,6 +63,14 @@ struct udp_batch {
 		char		 b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
 				    CMSG_SPACE(sizeof(struct in_pktinfo))];
 	}			 ctl[UDP_BATCH];
+};
+
+/* A datagram of another peer, swept off a new peer's socket. */
+struct stashed {
+	struct stashed		*next;
+	struct sockaddr_storage	 from, local;
+	size_t			 len;
+	uint8_t			 data[];
 };
 
 struct udp_side {
@@ -76,10 +88,15 @@ struct udp_side {
 	uint32_t		 hash_key;	/* random, from startup */
 	size_t			 npending;	/* entries with sync_due */
 	int64_t			 pending_since_ms;
+	int64_t			 sync_wake_ms;	/* a young peer's SYNC, or -1 */
 	uint32_t		 next_id;
 	int			 stopping;	/* SIGTERM: no new peer */
 	int			 prepare_failing;	/* logged once per episode */
 	uint8_t			*buf;		/* UDP_BATCH datagrams */
+	uint8_t			*sweep;		/* one datagram, see peer_sweep() */
+	struct stashed		*stash;		/* swept, to dispatch */
+	struct stashed		**stash_tail;
+	int			 dispatching;
 	struct udp_batch	 batch;
 	struct log_limit	 lim_refused, lim_full, lim_failed;
 };
@@ -143,7 +160,7 @@ peer_find(const struct udp_side *u, const struct sockaddr_storage *sa)
 
 static void
 peer_add(struct udp_side *u, const struct sockaddr_storage *sa,
-    const struct sockaddr_storage *local, pid_t pid, uint32_t id)
+    const struct sockaddr_storage *local, pid_t pid, uint32_t id, int fd)
 {
 	struct udp_peer *e = u->free;
 	size_t b = peer_hash(u, sa);
@@ -156,6 +173,8 @@ peer_add(struct udp_side *u, const struct sockaddr_storage *sa,
 	e->pid = pid;
 	e->id = id;
 	e->sync_due = 1;
+	e->sweep_fd = fd;
+	e->sync_after_ms = now_ms() + SWEEP_SETTLE_MS;
 	e->forwarded = 0;
 	if (u->npending++ == 0)
 		u->pending_since_ms = now_ms();
@@ -173,6 +192,9 @@ peer_remove(struct udp_side *u, struct udp_peer *e)
 	*pp = e->next;
 	if (e->sync_due)
 		u->npending--;
+	if (e->sweep_fd != -1)
+		close(e->sweep_fd);
+	e->sweep_fd = -1;
 	e->pid = 0;
 	e->next = u->free;
 	u->free = e;
@@ -190,6 +212,46 @@ udp_worker_done(struct udp_side *u, pid_t pid)
 }
 
 /*
+ * Between its bind() and its connect(), a new peer socket is the most
+ * specific socket for its local address and port: the kernel may queue
+ * another peer's datagram on it (seen a few times in a thousand hand-offs
+ * under load).  Such datagrams are taken off it here, up to the first of
+ * its own peer's, and stashed to be dispatched like any other: their
+ * source is the kernel's word, never a worker's.  A worker drops one that
+ * still reaches it.
+ */
+static void
+peer_sweep(struct udp_side *u, int fd, const struct sockaddr_storage *peer,
+    const struct sockaddr_storage *local)
+{
+	unsigned n;
+
+	for (n = 0; n < SWEEP_MAX; n++) {
+		struct sockaddr_storage from;
+		socklen_t len = sizeof(from);
+		struct stashed *st;
+		ssize_t r;
+
+		r = recvfrom(fd, u->sweep, UDP_DGRAM_MAX, MSG_PEEK | MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &len);
+		if (r == -1 || addr_equal(&from, peer))
+			return;
+		len = sizeof(from);
+		r = recvfrom(fd, u->sweep, UDP_DGRAM_MAX, MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &len);
+		if (r == -1 || (st = malloc(sizeof(*st) + (size_t)r)) == NULL)
+			return;
+		st->next = NULL;
+		st->from = from;
+		st->local = *local;
+		st->len = (size_t)r;
+		memcpy(st->data, u->sweep, (size_t)r);
+		*u->stash_tail = st;
+		u->stash_tail = &st->next;
+	}
+}
+
+/*
  * A socket of our own for this peer: bound beside the listener (same
  * local address and port, SO_REUSEADDR on both) and connected to the
  * peer, so the kernel sends the peer's datagrams to it.  Not in the
@@ -197,7 +259,7 @@ udp_worker_done(struct udp_side *u, pid_t pid)
  * other peers' datagrams.  Returns it, or -1.
  */
 static int
-peer_socket(const struct sockaddr_storage *peer,
+peer_socket(struct udp_side *u, const struct sockaddr_storage *peer,
     const struct sockaddr_storage *local)
 {
 	int fd;
@@ -210,6 +272,7 @@ peer_socket(const struct sockaddr_storage *peer,
 	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
 	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1)
 		return close_fail(fd);
+	peer_sweep(u, fd, peer, local);
 	return fd;
 }
 
@@ -254,7 +317,7 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 		log_peer_drop(&u->lim_full, h.conn_id, peer_s, DROP_POOL_FULL, 0);
 		return;
 	}
-	if ((fd = peer_socket(from, local)) == -1) {
+	if ((fd = peer_socket(u, from, local)) == -1) {
 		log_peer_drop(&u->lim_failed, h.conn_id, peer_s,
 		    DROP_SOCKET_FAILED, errno);
 		return;
@@ -268,13 +331,14 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 		    sizeof(local_s) - strlen(local_s));
 	}
 	pid = pool_handoff(u->pool, &h, &fd, data, peer_s, local_s);
-	close(fd);
 	if (pid == -1) {
+		close(fd);
 		log_peer_drop(&u->lim_full, h.conn_id, peer_s, errno == EAGAIN ?
 		    DROP_POOL_FULL : DROP_HANDOFF_FAILED, 0);
 		return;
 	}
-	peer_add(u, from, local, pid, h.conn_id);
+	/* Our copy stays until SYNC: the last sweep (peer_sweep()). */
+	peer_add(u, from, local, pid, h.conn_id, fd);
 }
 
 /* A datagram of a peer that has a worker: it was queued before the
@@ -305,8 +369,30 @@ peer_forward(struct udp_side *u, struct udp_peer *e, const uint8_t *data,
 	log_peer_drop(&u->lim_failed, e->id, peer_s, DROP_HANDOFF_FAILED, errno);
 }
 
+static void dispatch_one(struct udp_side *, const struct sockaddr_storage *,
+    const struct sockaddr_storage *, const uint8_t *, size_t);
+
+/* The swept datagrams, dispatched: at the outermost level only. */
 static void
-dispatch(struct udp_side *u, const struct sockaddr_storage *from,
+stash_drain(struct udp_side *u)
+{
+	struct stashed *st;
+
+	if (u->dispatching)
+		return;
+	u->dispatching = 1;
+	while ((st = u->stash) != NULL) {
+		if ((u->stash = st->next) == NULL)
+			u->stash_tail = &u->stash;
+	u->sync_wake_ms = -1;
+		dispatch_one(u, &st->from, &st->local, st->data, st->len);
+		free(st);
+	}
+	u->dispatching = 0;
+}
+
+static void
+dispatch_one(struct udp_side *u, const struct sockaddr_storage *from,
     const struct sockaddr_storage *local, const uint8_t *data, size_t len)
 {
 	struct udp_peer *e = peer_find(u, from);
@@ -317,19 +403,32 @@ dispatch(struct udp_side *u, const struct sockaddr_storage *from,
 		peer_new(u, from, local, data, len);
 }
 
+/* A datagram, then whatever a new peer's socket had of other peers'. */
+static void
+dispatch(struct udp_side *u, const struct sockaddr_storage *from,
+    const struct sockaddr_storage *local, const uint8_t *data, size_t len)
+{
+	dispatch_one(u, from, local, data, len);
+	stash_drain(u);
+}
+
 /*
- * Is h, a datagram bounced by worker w, one it can have had: of its
- * current job or the one before, for the local address that job was
- * handed, from an IPv4 or IPv6 peer?  Any other would make the
- * supervisor bind a socket where a worker says.
+ * Is h, a datagram bounced by worker w, one it can have had: one we
+ * forwarded for its current job or the one before, so of that job's peer
+ * and local address?  Any other would have the supervisor connect a
+ * socket, or pass bytes to another worker, where a worker says.
  */
 static int
 bounce_plausible(const struct pool_worker *w, const struct handoff *h)
 {
-	const struct sockaddr_storage *local = pool_worker_local(w, h->conn_id);
+	const struct pool_job *j = pool_worker_job(w, h->conn_id);
+	struct sockaddr_storage peer = h->peer;
 
-	return (h->peer.ss_family == AF_INET || h->peer.ss_family == AF_INET6) &&
-	    local != NULL && addr_equal(&h->local, local);
+	if (j == NULL || (peer.ss_family != AF_INET &&
+	    peer.ss_family != AF_INET6))
+		return 0;
+	addr_unmap(&peer);
+	return addr_equal(&peer, &j->client) && addr_equal(&h->local, &j->local);
 }
 
 /*
@@ -474,11 +573,25 @@ sync_all(struct udp_side *u)
 	int retry = 0;
 	size_t i;
 
+	u->sync_wake_ms = -1;
 	for (i = 0; i < u->npeers_used; i++) {
 		struct udp_peer *e = &u->peers[i];
 
 		if (e->pid == 0 || !e->sync_due)
 			continue;
+		/* A datagram the kernel was queueing on the socket as it was
+		 * connected has landed by now: the last sweep takes it off. */
+		if (ms_until(e->sync_after_ms) > 0) {
+			if (u->sync_wake_ms == -1 ||
+			    e->sync_after_ms < u->sync_wake_ms)
+				u->sync_wake_ms = e->sync_after_ms;
+			continue;
+		}
+		if (e->sweep_fd != -1) {
+			peer_sweep(u, e->sweep_fd, &e->addr, &e->local);
+			close(e->sweep_fd);
+			e->sweep_fd = -1;
+		}
 		h.conn_id = e->id;
 		h.peer = e->addr;
 		/* A full channel: try again in a while.  Any other failure: the
@@ -494,6 +607,7 @@ sync_all(struct udp_side *u)
 	}
 	if (retry)
 		u->pending_since_ms = now_ms();
+	stash_drain(u);
 }
 
 /*
@@ -556,6 +670,8 @@ udp_timeout(const void *ctx)
 	t = timeout_min(t, log_limit_due_ms(&u->lim_failed));
 	if (u->npending == 0)
 		return t;
+	if (u->sync_wake_ms != -1)
+		t = timeout_min(t, ms_until(u->sync_wake_ms));
 	return timeout_min(t, ms_until(u->pending_since_ms + SYNC_MAX_MS));
 }
 
@@ -564,7 +680,8 @@ udp_tick(void *ctx)
 {
 	struct udp_side *u = ctx;
 
-	if (u->npending > 0 && ms_until(u->pending_since_ms + SYNC_MAX_MS) == 0)
+	if (u->npending > 0 && (ms_until(u->pending_since_ms + SYNC_MAX_MS) == 0 ||
+	    (u->sync_wake_ms != -1 && ms_until(u->sync_wake_ms) == 0)))
 		sync_all(u);
 	log_limit_flush(&u->lim_refused);
 	log_limit_flush(&u->lim_full);
@@ -630,8 +747,11 @@ udp_side_new(const struct side_args *a, struct side *out)
 	u->bucket = calloc(u->nbuckets, sizeof(*u->bucket));
 	/* Pages are touched only as large datagrams arrive. */
 	u->buf = malloc((size_t)UDP_BATCH * UDP_DGRAM_MAX);
+	u->sweep = malloc(UDP_DGRAM_MAX);
+	u->stash_tail = &u->stash;
+	u->sync_wake_ms = -1;
 	if (u->bound == NULL || u->peers == NULL || u->bucket == NULL ||
-	    u->buf == NULL)
+	    u->buf == NULL || u->sweep == NULL)
 		fatal("udp");
 	for (i = opt->max_conns; i > 0; i--) {
 		u->peers[i - 1].next = u->free;
