@@ -517,7 +517,7 @@ pool_handoff(struct pool *p, const struct handoff *h, const int *fds,
 		w->conn_id = h->conn_id;
 		w->prev = w->job;
 		w->job = (struct pool_job){ .conn_id = h->conn_id,
-		    .client = h->peer, .local = h->local };
+		    .peer = h->peer, .client = h->peer, .local = h->local };
 		addr_unmap(&w->job.client);
 		return w->pid;
 	}

@@ -26,7 +26,8 @@ struct pool_worker;
 /* What the pool remembers of a job it handed a worker. */
 struct pool_job {
 	uint32_t		conn_id;
-	struct sockaddr_storage	client;		/* the hand-off's peer, unmapped */
+	struct sockaddr_storage	peer;		/* the hand-off's peer, as given */
+	struct sockaddr_storage	client;		/* the same, unmapped */
 	struct sockaddr_storage	local;		/* the hand-off's local, as given */
 };
 

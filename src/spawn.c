@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "privilege.h"
 #include "io.h"
 #include "log.h"
 #include "spawn.h"
@@ -137,9 +138,12 @@ child_exec(const struct spawn_image *img, int ctl, int sockch)
 	if (k == -1)
 		(void)close(WORKER_SOCKCH_FD);
 	/* No capability from the exec, even with file capabilities on the
-	 * binary (setcap): a worker never holds one, not even before it
+	 * binary (setcap): no_new_privs caps what an exec gives at what this
+	 * process holds, and it holds nothing from here (its own creds, not
+	 * the supervisor's).  A worker never has one, not even before it
 	 * confines itself. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+	if (privilege_keep_only(0) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		_exit(126);
 	/* exe is close-on-exec, as are the copies: they go with the exec. */
 	(void)sys_execveat(exe, argv, img->env);

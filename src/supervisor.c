@@ -63,9 +63,13 @@ drain_wait(struct supervisor *s, int timeout)
 	pfd_reserve(s, 1 + pool_size(s->pool));
 	s->pfd[0] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
 	nw = pool_fds(s->pool, s->pfd + 1);
+	/* What the side has due goes on (a UDP peer's SYNC, without which
+	 * its worker would never read its socket, and never end). */
+	timeout = timeout_min(timeout, s->side.ops->timeout(s->side.ctx));
 	if (poll(s->pfd, 1 + nw, timeout) == -1 && errno != EINTR)
 		return 1;
 	pool_events(s->pool, s->pfd + 1, nw);
+	s->side.ops->tick(s->side.ctx);
 	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si))
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			again = 1;

@@ -251,6 +251,25 @@ test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
 		(void)fdpass_send_plain(da->ctl, &h, "x");
 		linger();
 	}
+	/* Its own job's peer, spelt another way (v4-mapped, a flow label):
+	 * the same address to connect(), a new peer to the table. */
+	if (act_is(p, len, "bounce respelled")) {
+		struct sockaddr_in6 *six = (struct sockaddr_in6 *)&h.peer;
+		const struct sockaddr_in *four = (const struct sockaddr_in *)peer;
+
+		h.peer = *peer;
+		if (peer->ss_family == AF_INET) {
+			memset(&h.peer, 0, sizeof(h.peer));
+			six->sin6_family = AF_INET6;
+			six->sin6_port = four->sin_port;
+			six->sin6_addr.s6_addr[10] = 0xff;
+			six->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&six->sin6_addr.s6_addr[12], &four->sin_addr, 4);
+		} else
+			six->sin6_flowinfo = htonl(1);
+		(void)fdpass_send_plain(da->ctl, &h, "x");
+		linger();
+	}
 	if (act_is(p, len, "bounce stranger")) {
 		h.conn_id = id + 1000;
 		h.peer = *peer;

@@ -5,18 +5,19 @@
  * to the local address the datagram arrived on and the listen port,
  * connected to the peer, handed over with the first datagram.  From then
  * on the kernel delivers that peer's datagrams to the connected socket,
- * which matches them better than the listeners do.  (A stray datagram of
- * another peer that lands on it, between its bind and its connect, is
- * sent back by the worker and dispatched here again.)
+ * which matches them better than the listeners do.  (Stray datagrams of
+ * other peers that land on it, between its bind and its connect, are
+ * swept off it here and dispatched: peer_sweep().)
  *
  * Datagrams of the peer that were already queued on a listener are passed
  * on through the channel, and a SYNC message follows once the listeners
  * have been drained: the worker reads its own socket only after it, so
  * nothing is lost or reordered at the hand-off.
  *
- * It answers its workers' requests for upstream sockets (dial_prepare) and
- * takes back the datagrams a worker could not serve.  It knows the pool
- * only through pool.h and the supervisor only through side.h.
+ * It answers its workers' dial requests (dial_channel.c) and takes back
+ * the datagrams it forwarded that a worker could not serve (its peer had
+ * ended), and no other.  It knows the pool only through pool.h and the
+ * supervisor only through side.h.
  */
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -38,8 +39,8 @@
 #define UDP_DGRAM_MAX	65536	/* more than any UDP payload */
 #define DRAIN_BUDGET	1024	/* datagrams per wake-up, all listeners */
 #define SYNC_MAX_MS	50	/* a SYNC waits no longer for a drain */
-#define SWEEP_MAX	64	/* datagrams taken off one new peer socket */
-#define SWEEP_SETTLE_MS	2	/* from connect to the last sweep, at SYNC */
+#define SWEEP_MAX	256	/* datagrams taken off one new peer socket */
+#define SWEEP_SETTLE_MS	3	/* from connect to the last sweep: 2 ms at least */
 #define UDP_CHANNEL_SNDBUF	(1 << 20)	/* datagrams queued at a hand-off */
 
 struct udp_peer {
@@ -211,43 +212,76 @@ udp_worker_done(struct udp_side *u, pid_t pid)
 			peer_remove(u, &u->peers[i]);
 }
 
+static void log_peer_drop(struct log_limit *, uint32_t, const char *,
+    enum drop_reason, int);
+
+/* Put a swept datagram of another peer in the stash, to be dispatched. */
+static void
+stash_push(struct udp_side *u, const struct sockaddr_storage *from,
+    const struct sockaddr_storage *local, size_t len)
+{
+	struct stashed *st = malloc(sizeof(*st) + len);
+
+	if (st == NULL) {
+		log_peer_drop(&u->lim_failed, 0, "-", DROP_NO_MEMORY, 0);
+		return;
+	}
+	st->next = NULL;
+	st->from = *from;
+	st->local = *local;
+	st->len = len;
+	memcpy(st->data, u->sweep, len);
+	*u->stash_tail = st;
+	u->stash_tail = &st->next;
+}
+
 /*
  * Between its bind() and its connect(), a new peer socket is the most
  * specific socket for its local address and port: the kernel may queue
- * another peer's datagram on it (seen a few times in a thousand hand-offs
- * under load).  Such datagrams are taken off it here, up to the first of
- * its own peer's, and stashed to be dispatched like any other: their
- * source is the kernel's word, never a worker's.  A worker drops one that
- * still reaches it.
+ * other peers' datagrams on it (seen a few times in a thousand hand-offs
+ * under load).  The supervisor takes them off itself, and stashes them to
+ * be dispatched like any other: their source is the kernel's word, never
+ * a worker's.  Twice: right after the connect, up to the first datagram
+ * of the socket's own peer (those must stay behind the ones still queued
+ * on a listener); and at SYNC (e, not NULL), when the worker has not read
+ * its socket yet and every earlier datagram of its peer has been passed
+ * on: then all of them, the peer's own forwarded to its worker in order.
+ * A worker drops one that still reaches it.
  */
 static void
 peer_sweep(struct udp_side *u, int fd, const struct sockaddr_storage *peer,
-    const struct sockaddr_storage *local)
+    const struct sockaddr_storage *local, struct udp_peer *e)
 {
 	unsigned n;
 
 	for (n = 0; n < SWEEP_MAX; n++) {
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
-		struct stashed *st;
 		ssize_t r;
 
 		r = recvfrom(fd, u->sweep, UDP_DGRAM_MAX, MSG_PEEK | MSG_DONTWAIT,
 		    (struct sockaddr *)&from, &len);
-		if (r == -1 || addr_equal(&from, peer))
+		if (r == -1)
 			return;
-		len = sizeof(from);
-		r = recvfrom(fd, u->sweep, UDP_DGRAM_MAX, MSG_DONTWAIT,
-		    (struct sockaddr *)&from, &len);
-		if (r == -1 || (st = malloc(sizeof(*st) + (size_t)r)) == NULL)
+		if (addr_equal(&from, peer)) {
+			struct handoff h = { .tag = HANDOFF_TAG,
+			    .kind = HANDOFF_UDP_DATA, .payload_len = (uint32_t)r };
+
+			/* Taken off only once its worker has it: a full
+			 * channel leaves it (and what follows) to the worker. */
+			if (e == NULL)
+				return;
+			h.conn_id = e->id;
+			h.peer = e->addr;
+			h.local = e->local;
+			if (pool_send(u->pool, e->pid, &h, u->sweep) == -1)
+				return;
+			e->forwarded++;
+		}
+		if (recv(fd, u->sweep, UDP_DGRAM_MAX, MSG_DONTWAIT) != r)
 			return;
-		st->next = NULL;
-		st->from = from;
-		st->local = *local;
-		st->len = (size_t)r;
-		memcpy(st->data, u->sweep, (size_t)r);
-		*u->stash_tail = st;
-		u->stash_tail = &st->next;
+		if (!addr_equal(&from, peer))
+			stash_push(u, &from, local, (size_t)r);
 	}
 }
 
@@ -272,7 +306,7 @@ peer_socket(struct udp_side *u, const struct sockaddr_storage *peer,
 	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
 	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1)
 		return close_fail(fd);
-	peer_sweep(u, fd, peer, local);
+	peer_sweep(u, fd, peer, local, NULL);
 	return fd;
 }
 
@@ -342,7 +376,8 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 }
 
 /* A datagram of a peer that has a worker: it was queued before the
- * peer's socket existed, or bounced by a worker whose peer ended. */
+ * peer's socket existed, swept off another peer's socket, or given back
+ * by a worker whose job for this peer had ended. */
 static void
 peer_forward(struct udp_side *u, struct udp_peer *e, const uint8_t *data,
     size_t len)
@@ -384,7 +419,6 @@ stash_drain(struct udp_side *u)
 	while ((st = u->stash) != NULL) {
 		if ((u->stash = st->next) == NULL)
 			u->stash_tail = &u->stash;
-	u->sync_wake_ms = -1;
 		dispatch_one(u, &st->from, &st->local, st->data, st->len);
 		free(st);
 	}
@@ -418,17 +452,17 @@ dispatch(struct udp_side *u, const struct sockaddr_storage *from,
  * and local address?  Any other would have the supervisor connect a
  * socket, or pass bytes to another worker, where a worker says.
  */
-static int
+static const struct pool_job *
 bounce_plausible(const struct pool_worker *w, const struct handoff *h)
 {
 	const struct pool_job *j = pool_worker_job(w, h->conn_id);
-	struct sockaddr_storage peer = h->peer;
 
-	if (j == NULL || (peer.ss_family != AF_INET &&
-	    peer.ss_family != AF_INET6))
-		return 0;
-	addr_unmap(&peer);
-	return addr_equal(&peer, &j->client) && addr_equal(&h->local, &j->local);
+	/* Byte for byte, as forwarded: another spelling of the same peer (a
+	 * v4-mapped one with a flow label) would be a new peer to the table. */
+	if (j == NULL || !addr_equal(&h->peer, &j->peer) ||
+	    !addr_equal(&h->local, &j->local))
+		return NULL;
+	return j;
 }
 
 /*
@@ -445,6 +479,7 @@ udp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
 	struct dial_policy pol = { .opt = u->opt, .type = SOCK_DGRAM,
 	    .client = *pool_worker_client(w),
 	    .prepare_failing = &u->prepare_failing };
+	const struct pool_job *j;
 	struct handoff h;
 
 	if (n < sizeof(h))
@@ -456,10 +491,11 @@ udp_message(void *ctx, struct pool_worker *w, const uint8_t *m, size_t n)
 	if (h.tag != HANDOFF_TAG || h.kind != HANDOFF_UDP_DATA ||
 	    h.nfds != 0 || n != sizeof(h) + h.payload_len)
 		return "message_malformed";
-	if (!bounce_plausible(w, &h))
+	if ((j = bounce_plausible(w, &h)) == NULL)
 		return "bounce_forged";
+	/* Our own copies of the addresses, not the worker's. */
 	if (!u->stopping)
-		dispatch(u, &h.peer, &h.local, m + sizeof(h), h.payload_len);
+		dispatch(u, &j->peer, &j->local, m + sizeof(h), h.payload_len);
 	return NULL;
 }
 
@@ -570,7 +606,7 @@ static void
 sync_all(struct udp_side *u)
 {
 	struct handoff h = { .tag = HANDOFF_TAG, .kind = HANDOFF_UDP_SYNC };
-	int retry = 0;
+	int retry = 0, young = 0;
 	size_t i;
 
 	u->sync_wake_ms = -1;
@@ -585,10 +621,11 @@ sync_all(struct udp_side *u)
 			if (u->sync_wake_ms == -1 ||
 			    e->sync_after_ms < u->sync_wake_ms)
 				u->sync_wake_ms = e->sync_after_ms;
+			young = 1;
 			continue;
 		}
 		if (e->sweep_fd != -1) {
-			peer_sweep(u, e->sweep_fd, &e->addr, &e->local);
+			peer_sweep(u, e->sweep_fd, &e->addr, &e->local, e);
 			close(e->sweep_fd);
 			e->sweep_fd = -1;
 		}
@@ -605,7 +642,9 @@ sync_all(struct udp_side *u)
 		e->sync_due = 0;
 		u->npending--;
 	}
-	if (retry)
+	/* Young peers have their own wake-up: the drain's 50 ms starts
+	 * again, or udp_timeout() would say 0 until they are old enough. */
+	if (retry || young)
 		u->pending_since_ms = now_ms();
 	stash_drain(u);
 }
@@ -754,6 +793,7 @@ udp_side_new(const struct side_args *a, struct side *out)
 	    u->buf == NULL || u->sweep == NULL)
 		fatal("udp");
 	for (i = opt->max_conns; i > 0; i--) {
+		u->peers[i - 1].sweep_fd = -1;
 		u->peers[i - 1].next = u->free;
 		u->free = &u->peers[i - 1];
 	}

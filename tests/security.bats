@@ -253,7 +253,8 @@ hex() {
 	# another peer's worker.
 	run udp --hex "$UDP4 $(hex 'mmproxy-test: bounce elsewhere')" --timeout-ms 300
 	wait_log '^worker_misbehaved worker=[0-9]+ id=[0-9]+ reason=bounce_forged$'
-	[ "$(grep -c 'reason=bounce_forged$' "$MM_LOG")" -eq 3 ]
+	run udp --hex "$UDP4 $(hex 'mmproxy-test: bounce respelled')" --timeout-ms 300
+	wait_for "four forged bounces" eval '[ "$(grep -c "reason=bounce_forged$" "$MM_LOG")" -eq 4 ]'
 	! grep -q 'peer=127\.0\.0\.1:2 ' "$MM_LOG"
 	# A second request before the first answer was read: one socket in
 	# flight at most.
