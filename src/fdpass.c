@@ -13,6 +13,20 @@
 
 #include "fdpass.h"
 
+/* n, what a send of h returned: 0 if the whole record went, else -1
+ * with errno set (EPROTO for a short one). */
+static int
+sent_whole(const struct handoff *h, ssize_t n)
+{
+	if (n == -1)
+		return -1;
+	if ((size_t)n != sizeof(*h) + h->payload_len) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Send one job.  MSG_NOSIGNAL: a worker that just died must not kill the
  * supervisor with SIGPIPE.  Returns 0, or -1 with errno set.
@@ -54,13 +68,7 @@ fdpass_send(int sock, const struct handoff *h, const int *fds,
 	do {
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-	if ((size_t)n != sizeof(*h) + h->payload_len) {
-		errno = EPROTO;
-		return -1;
-	}
-	return 0;
+	return sent_whole(h, n);
 }
 
 /*
@@ -85,13 +93,7 @@ fdpass_send_plain(int sock, const struct handoff *h, const void *payload)
 	do {
 		n = writev(sock, iov, h->payload_len > 0 ? 2 : 1);
 	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-	if ((size_t)n != sizeof(*h) + h->payload_len) {
-		errno = EPROTO;
-		return -1;
-	}
-	return 0;
+	return sent_whole(h, n);
 }
 
 static void
