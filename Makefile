@@ -133,7 +133,8 @@ $(BUILD)/bench/%: contrib/bench/%.c $(BUILD)/obj/addr.o src/addr.h
 
 # Against no proxy and go-mmproxy (installed with apt-get when it can be),
 # the default build and the lean one (MUSL=1, when musl-gcc is there);
-# BENCH_FLAGS="--duration 10 --runs 5" and so on.
+# BENCH_FLAGS="--duration 10 --runs 5" and so on; unpinned (the production
+# shape) unless BENCH_FLAGS has --pin.
 LEAN_BUILD = build-musl
 bench: all bench-tools
 	@if [ "$(MUSL)" != 1 ] && $(MAKE) -s MUSL=1 BUILD=$(LEAN_BUILD) all bench-tools >/dev/null; then \

@@ -4,7 +4,7 @@
 
 load helpers
 
-@test "the benchmark runs each mode for one second, prints the scaling table, writes its results and charts" {
+@test "the benchmark runs unpinned, each mode for one second on a fresh proxy, with the proxy's CPU per unit of work, the scaling table, results and charts" {
 	require_root
 	out=$BATS_TEST_TMPDIR/results.json
 	before=$(ip netns list | grep -c '^mmproxy-bench-' || true)
@@ -14,12 +14,24 @@ load helpers
 	    --targets "direct mmproxy mmproxy-lean" --out "$out"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	# Every mode ran and moved data without errors through mmproxy.
-	for m in stream pingpong connect; do
+	# The production shape by default: nothing pinned, and said so.
+	grep -q '^mmproxy bench: .*, unpinned: proxy, backend and load generator share all [0-9]* CPUs' <<<"$output"
+	grep -q '"pinned": false,' "$out"
+	# Every mode ran and moved data without errors through mmproxy, and
+	# the proxy's CPU over the run was counted, per unit of work too.
+	for m in stream pingpong connect udp; do
 		line=$(grep -E "^  run 1 mmproxy +mode=$m " <<<"$output")
 		[[ "$line" =~ \ errors=0\  ]]
 		[[ ! "$line" =~ \ ops=0\  ]] || [ "$m" = stream ]
+		[[ "$line" =~ \ cpu_us=[1-9][0-9]*\ cpu_per_op=[0-9]+\.[0-9]$ ]]
 	done
+	# No proxy, no proxy CPU.
+	! grep -E "^  run 1 direct .* cpu_us=" <<<"$output"
+	grep -E '^\| +\| .* CPU us/MB \| +req/s \| CPU us/req \| .* conn/s \| CPU us/conn \| .* UDP dg/s \| CPU us/dg \|' <<<"$output"
+	grep -E '^\| no proxy +\|( +[0-9]+ \|){5} +- \|' <<<"$output"
+	grep -E '^\| mmproxy +\|( +[0-9]+ \|){5} +[0-9]+\.[0-9] \| +[0-9]+ \| +[0-9]+\.[0-9] \|' <<<"$output"
+	grep -q '"mmproxy": {.*"cpu_us_per_request": [0-9.]*[1-9]' "$out"
+	grep -q '"direct": {.*"cpu_us_per_request": null' "$out"
 	# UDP: through no proxy and through mmproxy, datagrams echoed.
 	for t in direct mmproxy; do
 		line=$(grep -E "^  run 1 $t +mode=udp " <<<"$output")
@@ -38,14 +50,15 @@ load helpers
 		[[ "$line" =~ \ errors=0\  ]]
 		[[ ! "$line" =~ \ ops=0\  ]]
 	done
-	grep -E '^\| +\| +kern@20 \| +kern@30 \| +req/s@1 \| +req/s@5 \| +p99@1 \| +p99@5 \|$' <<<"$output"
-	grep -E '^\| mmproxy-lean +\| +[1-9][0-9.]* \| +[1-9][0-9.]* \| +[1-9][0-9]* \| +[1-9][0-9]* \|' <<<"$output"
+	grep -E '^\| +\| +kern@20 \| +kern@30 \| +req/s@1 \| +req/s@5 \| +p99@1 \| +p99@5 \| +cpu/req@1 \| +cpu/req@5 \|$' <<<"$output"
+	grep -E '^\| mmproxy-lean +\| +[1-9][0-9.]* \| +[1-9][0-9.]* \| +[1-9][0-9]* \| +[1-9][0-9]* \|( +[0-9]+ \|){2}( +[0-9]+\.[0-9] \|){2}$' <<<"$output"
+	grep -q '"pingpong5_cpu_us_per_request": [0-9.]*[1-9]' "$out"
 	grep -E '^\| floor \(lean image\) +\| +[1-9][0-9.]* \| +[1-9][0-9.]* \| +- \|' <<<"$output"
 	grep -E '^  mmproxy-lean above floor \(lean image\): +@20 [-+][0-9.]+ KB +@30 [-+][0-9.]+ KB$' <<<"$output"
 	grep -q '"floor-lean": {"idle20_accounted_kb_per_conn": [1-9]' "$out"
 	grep -q '"pingpong5_rps": [1-9]' "$out"
 	if command -v gnuplot >/dev/null; then
-		for chart in idle-memory pingpong; do
+		for chart in idle-memory pingpong pingpong-cpu; do
 			[ "$(head -c 4 "$BATS_TEST_TMPDIR/$chart.png" | od -An -tx1 | xargs)" = "89 50 4e 47" ]
 		done
 	else

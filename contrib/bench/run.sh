@@ -5,7 +5,15 @@
 #   contrib/bench/run.sh BUILD_DIR [--lean LEAN_BUILD_DIR] [--duration S]
 #       [--conns N] [--runs R] [--idle "N ..."] [--scale "C ..."]
 #       [--scale-runs R] [--targets "direct mmproxy mmproxy-lean go-mmproxy"]
-#       [--modes "stream pingpong connect udp"] [--out FILE]
+#       [--modes "stream pingpong connect udp"] [--pin] [--out FILE]
+#
+# Unpinned by default: the proxy, the echo backend and the load generator
+# share every CPU, as mmproxy shares its host with its backend in
+# production (HAZARDS 20: a pinned run hides what spinning costs the
+# backend).  --pin gives the proxy a CPU of its own, labelled as such.
+# Every run of every mode gets a fresh proxy, and each row carries the
+# proxy's CPU per unit of work: the utime+stime of the proxy, its workers
+# and the workers it reaped, over the run.
 #
 # Prints a table (like go-mmproxy's README) with each row's ratio to no
 # proxy and mmproxy's ratio to go-mmproxy, then a scaling table: memory
@@ -24,8 +32,10 @@ LEAN=
 TARGETS=
 MODES="stream pingpong connect udp"
 OUT=$BUILD/bench/results.json
+PIN=0
 while [ $# -gt 0 ]; do
 	case $1 in
+	--pin) PIN=1; shift; continue ;;
 	--lean) LEAN=$2 ;;
 	--duration) DURATION=$2 ;;
 	--conns) CONNS=$2 ;;
@@ -77,15 +87,16 @@ TMP=$(mktemp -d)
 LOADGEN=$BUILD/bench/loadgen
 ECHO=$BUILD/bench/echo
 PORT_DIRECT=4430 PORT_PROXY=8443
-# Two cores or more: the proxy gets its own.  The load and the backend
-# share the other, as tcpkali and bpf-echo shared one machine for
-# go-mmproxy's own numbers.
-if [ "$(nproc)" -ge 2 ]; then
+# --pin, with two cores or more: the proxy gets its own; the load and the
+# backend share the other, as tcpkali and bpf-echo shared one machine for
+# go-mmproxy's own numbers.  Not how users run it: labelled as such.
+PIN_LOAD="" PIN_PROXY=""
+PINNING="unpinned: proxy, backend and load generator share all $(nproc) CPUs, as in production"
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then
 	PIN_LOAD="taskset -c 0" PIN_PROXY="taskset -c 1"
-	PINNING="load generator and echo backend on CPU 0, proxy on CPU 1"
-else
-	PIN_LOAD="" PIN_PROXY=""
-	PINNING="one CPU: no pinning"
+	PINNING="PINNED (--pin, not the production shape): load generator and echo backend on CPU 0, proxy on CPU 1"
+elif [ "$PIN" = 1 ]; then
+	PINNING="one CPU: --pin ignored"
 fi
 
 . "$(dirname "$0")/../netns.sh"
@@ -183,14 +194,51 @@ stop_target() {
 	PROXY_PID=
 }
 
+# The proxy's CPU time in microseconds: utime+stime of the proxy and of
+# every live descendant (mmproxy's workers), plus cutime+cstime, the time
+# of the children it has already reaped.  Parents are read before their
+# children: a child reaped between the two reads is missed (a few ticks at
+# most, and only while workers exit), never counted twice.
+CLK_TCK=$(getconf CLK_TCK)
+proxy_cpu_us() {
+	local pids frontier kids p f ticks=0
+	[ -n "$PROXY_PID" ] || { echo 0; return; }
+	pids=$PROXY_PID frontier=$PROXY_PID
+	while [ -n "$frontier" ]; do
+		kids=$(for p in $frontier; do pgrep -P "$p" || true; done | xargs)
+		pids="$pids $kids" frontier=$kids
+	done
+	for p in $pids; do
+		# Fields after the command's ")": utime is the 12th, then
+		# stime, cutime, cstime.
+		f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		# shellcheck disable=SC2086
+		set -- $f
+		ticks=$((ticks + ${12} + ${13} + ${14} + ${15}))
+	done
+	echo $((ticks * 1000000 / CLK_TCK))
+}
+
+# cpu_per_op MODE LINE CPU_US: the proxy's CPU per unit of work: us per
+# request (pingpong), per connection (connect), per datagram (udp), per MB
+# both ways (stream).
+cpu_per_op() {
+	awk -v m="$1" -v cpu="$3" -v s="$(field seconds "$2")" -v ops="$(field ops "$2")" \
+	    -v up="$(field up_mbps "$2")" -v down="$(field down_mbps "$2")" 'BEGIN {
+		work = (m == "stream") ? (up + down) * s / 8 : ops * s
+		if (work > 0) printf "%.1f", cpu / work; else print "-"
+	}'
+}
+
 # Each run claims fresh client sources (see loadgen.c).
 UID_BASE=0
 UID_FILE=$TMP/uids
 
 # loadgen MODE [CONNS] -> its key=value line
 loadgen() {
-	local proxy=v1 line
+	local proxy=v1 line cpu0
 	[ "$TARGET_PORT" = $PORT_DIRECT ] && proxy=none
+	cpu0=$(proxy_cpu_us)
 	if ! line=$(in_ns $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT --mode "$1" \
 	    --conns "${2:-$CONNS}" --duration "$DURATION" --proxy $proxy --uid-base "$UID_BASE") ||
 	    [ -z "$(field uids "$line")" ]; then
@@ -198,6 +246,10 @@ loadgen() {
 		exit 1
 	fi
 	echo $((UID_BASE + $(field uids "$line"))) >"$UID_FILE"
+	if [ -n "$PROXY_PID" ]; then
+		cpu0=$(($(proxy_cpu_us) - cpu0))
+		line="$line cpu_us=$cpu0 cpu_per_op=$(cpu_per_op "$1" "$line" "$cpu0")"
+	fi
 	echo "$line"
 }
 
@@ -357,23 +409,27 @@ done
 for run in $(seq 1 "$RUNS"); do
 	[ -n "$MODES$SCALE" ] || break
 	for t in $TARGETS; do
-		start_target "$t"
+		# A fresh proxy for each: no run inherits another's workers,
+		# backlog or CPU time.
 		for m in $MODES; do
 			[ "$m" != udp ] || continue
+			start_target "$t"
 			line=$(loadgen $m)
 			UID_BASE=$(cat "$UID_FILE")
 			RAW[$t,$m,$run]=$line
 			printf '  run %d %-12s %s\n' "$run" "$t" "$line"
+			stop_target
 		done
 		# Ping-pong at the other scaling counts (the main table has --conns).
 		for c in $SCALE; do
 			[ "$c" != "$CONNS" ] || [[ " $MODES " != *" pingpong "* ]] || continue
+			start_target "$t"
 			line=$(loadgen pingpong "$c")
 			UID_BASE=$(cat "$UID_FILE")
 			RAW[$t,pp$c,$run]=$line
 			printf '  run %d %-12s %s\n' "$run" "$t" "$line"
+			stop_target
 		done
-		stop_target
 		[[ " $MODES " == *" udp "* ]] || continue
 		if start_udp_target "$t"; then
 			line=$(loadgen udp)
@@ -388,7 +444,7 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 declare -A MED
-metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us udp:ops udp:p99_us udp:lost"
+metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us udp:ops udp:p99_us udp:lost stream:cpu_per_op pingpong:cpu_per_op connect:cpu_per_op udp:cpu_per_op"
 for t in $TARGETS; do
 	for mk in $metrics; do
 		m=${mk%%:*} k=${mk#*:}
@@ -401,6 +457,14 @@ for t in $TARGETS; do
 		MED[$t,udp_dps]=$(printf '%.0f' "${MED[$t,udp,ops]}") MED[$t,udp_lost]=${MED[$t,udp,lost]}
 		MED[$t,udp_json]=${MED[$t,udp,ops]}
 	fi
+	# The proxy's CPU per unit of work: "-" for no proxy.
+	for m in stream pingpong connect udp; do
+		if [ "$t" = direct ] || [ "${MED[$t,udp_dps]}" = - -a $m = udp ]; then
+			MED[$t,$m,cpu]=-
+		else
+			MED[$t,$m,cpu]=${MED[$t,$m,cpu_per_op]}
+		fi
+	done
 	MED[$t,both_mbps]=$(awk -v a="${MED[$t,stream,up_mbps]}" -v b="${MED[$t,stream,down_mbps]}" 'BEGIN { print a + b }')
 	MED[$t,mem_kb]=$(for run in $(seq 1 "$RUNS"); do field mem_drop_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
 	MED[$t,pss_kb]=$(for run in $(seq 1 "$RUNS"); do field pss_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
@@ -429,7 +493,7 @@ for r in $TARGETS $FLOORS; do
 done
 for t in $TARGETS; do
 	for c in $SCALE; do
-		for k in ops p99_us; do
+		for k in ops p99_us cpu_per_op; do
 			if [ "$c" = "$CONNS" ] && [[ " $MODES " == *" pingpong "* ]]; then
 				MED[$t,pp$c,$k]=${MED[$t,pingpong,$k]}
 			else
@@ -456,17 +520,19 @@ name() {
 }
 
 echo
-printf '| %-12s | %9s | %9s | %9s | %10s | %10s | %9s | %7s | %7s | %8s | %8s | %8s | %9s | %8s | %8s | %9s | %6s |\n' \
-    "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "req/s" "p50 us" "p99 us" "conn/s" "TTFB us" "p99 us" "idle KB" "kern KB" "PSS KB" "UDP dg/s" "lost"
-printf '|%s|\n' "--------------|-----------|-----------|-----------|------------|------------|-----------|---------|---------|----------|----------|----------|-----------|----------|----------|-----------|--------"
+# Each rate has the proxy's CPU per unit of work beside it (us of CPU per
+# MB both ways, per request, per connection, per datagram).
+printf '| %-12s | %9s | %9s | %9s | %10s | %10s | %8s | %9s | %8s | %7s | %7s | %8s | %8s | %8s | %8s | %9s | %8s | %8s | %9s | %8s | %6s |\n' \
+    "" "⇅ Mbps" "↓ Mbps" "↑ Mbps" "↓ msg/s" "↑ msg/s" "CPU us/MB" "req/s" "CPU us/req" "p50 us" "p99 us" "conn/s" "CPU us/conn" "TTFB us" "p99 us" "idle KB" "kern KB" "PSS KB" "UDP dg/s" "CPU us/dg" "lost"
+printf '|%s|\n' "--------------|-----------|-----------|-----------|------------|------------|----------|-----------|----------|---------|---------|----------|----------|----------|----------|-----------|----------|----------|-----------|----------|--------"
 for t in $TARGETS; do
-	printf '| %-12s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %9.0f | %7.0f | %7.0f | %8.0f | %8.0f | %8.0f | %9s | %8s | %8s | %9s | %6s |\n' \
+	printf '| %-12s | %9.0f | %9.0f | %9.0f | %10.0f | %10.0f | %8s | %9.0f | %8s | %7.0f | %7.0f | %8.0f | %8s | %8.0f | %8.0f | %9s | %8s | %8s | %9s | %8s | %6s |\n' \
 	    "$(name "$t")" "${MED[$t,both_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,stream,up_mbps]}" \
-	    "${MED[$t,stream,down_msgs]}" "${MED[$t,stream,up_msgs]}" "${MED[$t,pingpong,ops]}" \
-	    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
-	    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:--}" \
+	    "${MED[$t,stream,down_msgs]}" "${MED[$t,stream,up_msgs]}" "${MED[$t,stream,cpu]}" "${MED[$t,pingpong,ops]}" \
+	    "${MED[$t,pingpong,cpu]}" "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
+	    "${MED[$t,connect,cpu]}" "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:--}" \
 	    "${MED[$t,acct_net]:--}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')" \
-	    "${MED[$t,udp_dps]}" "${MED[$t,udp_lost]}"
+	    "${MED[$t,udp_dps]}" "${MED[$t,udp,cpu]}" "${MED[$t,udp_lost]}"
 done
 echo
 ratio() {	# ratio A B
@@ -492,16 +558,24 @@ done
 for t in mmproxy mmproxy-lean; do
 	if [[ " $TARGETS " == *" $t "* && " $TARGETS " == *" go-mmproxy "* ]]; then
 		ratios_of "$t" go-mmproxy
+		printf '  %-24s CPU us/MB %s  us/req %s  us/conn %s  us/dg %s (below 1: less CPU per unit of work)\n' \
+		    "$(name "$t") / go-mmproxy:" \
+		    "$(ratio "${MED[$t,stream,cpu]}" "${MED[go-mmproxy,stream,cpu]}")" \
+		    "$(ratio "${MED[$t,pingpong,cpu]}" "${MED[go-mmproxy,pingpong,cpu]}")" \
+		    "$(ratio "${MED[$t,connect,cpu]}" "${MED[go-mmproxy,connect,cpu]}")" \
+		    "$(ratio "${MED[$t,udp,cpu]}" "${MED[go-mmproxy,udp,cpu]}")"
 	fi
 done
 
 echo
 echo "Scaling: kern KB per idle connection (AnonPages+KernelStack+PageTables+Slab, net of no proxy;"
-echo "a floor row is one bare sleeping process of that image), ping-pong req/s and p99 us by connections:"
+echo "a floor row is one bare sleeping process of that image), ping-pong req/s, p99 us and the proxy's"
+echo "CPU us per request by connections:"
 hdr="| %-22s" cols=""
 for n in $IDLES; do hdr="$hdr | %11s"; cols="$cols kern@$n"; done
 for c in $SCALE; do hdr="$hdr | %11s"; cols="$cols req/s@$c"; done
 for c in $SCALE; do hdr="$hdr | %11s"; cols="$cols p99@$c"; done
+for c in $SCALE; do hdr="$hdr | %11s"; cols="$cols cpu/req@$c"; done
 # shellcheck disable=SC2086
 printf "$hdr |\n" "" $cols
 printf '|%s' "------------------------" $(for x in $cols; do echo -------------; done)
@@ -515,6 +589,9 @@ for r in $TARGETS $FLOORS; do
 	for c in $SCALE; do
 		if [[ $r == floor* ]]; then vals="$vals -"; else vals="$vals $(printf '%.0f' "${MED[$r,pp$c,p99_us]}")"; fi
 	done
+	for c in $SCALE; do
+		if [[ $r == floor* || $r == direct ]]; then vals="$vals -"; else vals="$vals ${MED[$r,pp$c,cpu_per_op]}"; fi
+	done
 	# shellcheck disable=SC2086
 	printf "$hdr |\n" "$(name "$r")" $vals
 done
@@ -523,6 +600,7 @@ scaling_ratios() {	# scaling_ratios X Y
 	for n in $IDLES; do line="$line  kern@$n $(ratio "${MED[$1,kern$n]}" "${MED[$2,kern$n]}")"; done
 	for c in $SCALE; do line="$line  req/s@$c $(ratio "${MED[$1,pp$c,ops]}" "${MED[$2,pp$c,ops]}")"; done
 	for c in $SCALE; do line="$line  p99@$c $(ratio "${MED[$1,pp$c,p99_us]}" "${MED[$2,pp$c,p99_us]}")"; done
+	for c in $SCALE; do line="$line  cpu/req@$c $(ratio "${MED[$1,pp$c,cpu_per_op]}" "${MED[$2,pp$c,cpu_per_op]}")"; done
 	echo "$line"
 }
 above_floor() {	# above_floor TARGET FLOOR
@@ -549,19 +627,21 @@ json_num() {	# "-" (not measured) is null
 }
 mkdir -p "$(dirname "$OUT")"
 {
-	printf '{\n  "date": "%s",\n  "cpus": %d,\n  "pinning": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$PINNING"
+	printf '{\n  "date": "%s",\n  "cpus": %d,\n  "pinned": %s,\n  "pinning": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$([ -n "$PIN_PROXY" ] && echo true || echo false)" "$PINNING"
 	printf '  "conns": %d, "duration_s": %s, "runs": %d, "idle_conns": %d,\n  "medians": {\n' "$CONNS" "$DURATION" "$RUNS" "$IDLE"
 	first=1
 	for t in $TARGETS; do
 		[ $first -eq 1 ] || printf ',\n'
 		first=0
-		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s, "udp_dps": %s, "udp_p99_us": %s, "udp_lost": %s}' \
+		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s, "udp_dps": %s, "udp_p99_us": %s, "udp_lost": %s, "cpu_us_per_mb": %s, "cpu_us_per_request": %s, "cpu_us_per_connection": %s, "cpu_us_per_datagram": %s}' \
 		    "$t" "${MED[$t,stream,up_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,pingpong,ops]}" \
 		    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
 		    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:-null}" \
 		    "${MED[$t,acct_net]:-null}" "$(awk -v p="${MED[$t,pss_kb]}" -v n="$IDLE" 'BEGIN { printf "%.1f", p / n }')" \
 		    "${MED[$t,udp_json]}" "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,p99_us]}")" \
-		    "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,lost]}")"
+		    "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,lost]}")" \
+		    "$(json_num "${MED[$t,stream,cpu]}")" "$(json_num "${MED[$t,pingpong,cpu]}")" \
+		    "$(json_num "${MED[$t,connect,cpu]}")" "$(json_num "${MED[$t,udp,cpu]}")"
 	done
 	printf '\n  },\n  "scaling": {\n'
 	first=1
@@ -578,7 +658,9 @@ mkdir -p "$(dirname "$OUT")"
 		done
 		if [[ $r != floor* ]]; then
 			for c in $SCALE; do
-				printf ', "pingpong%s_rps": %s, "pingpong%s_p99_us": %s' "$c" "${MED[$r,pp$c,ops]}" "$c" "${MED[$r,pp$c,p99_us]}"
+				printf ', "pingpong%s_rps": %s, "pingpong%s_p99_us": %s, "pingpong%s_cpu_us_per_request": %s' \
+				    "$c" "${MED[$r,pp$c,ops]}" "$c" "${MED[$r,pp$c,p99_us]}" "$c" \
+				    "$([ "$r" = direct ] && echo null || json_num "${MED[$r,pp$c,cpu_per_op]}")"
 			done
 		fi
 		printf '}'
@@ -621,9 +703,22 @@ fi
 		printf '\n'
 	done
 } >"$CHARTS/pingpong.dat"
+# The proxies only: no proxy spends no proxy CPU.
+PROXIES=$(tr ' ' '\n' <<<"$TARGETS" | grep -vx direct | xargs)
+{
+	printf 'connections'
+	for t in $PROXIES; do printf ' "%s"' "$(name "$t")"; done
+	printf '\n'
+	for c in $SCALE; do
+		printf '%s' "$c"
+		for t in $PROXIES; do printf ' %s' "${MED[$t,pp$c,cpu_per_op]}"; done
+		printf '\n'
+	done
+} >"$CHARTS/pingpong-cpu.dat"
 nmem=$(($(wc -w <<<"$TARGETS $FLOORS") + 1))
 npp=$(($(wc -w <<<"$TARGETS") + 1))
-when="$(date -u +%Y-%m-%d), $(nproc) CPUs"
+ncpu=$(($(wc -w <<<"$PROXIES") + 1))
+when="$(date -u +%Y-%m-%d), $(nproc) CPUs, $([ -n "$PIN_PROXY" ] && echo pinned || echo unpinned)"
 if gnuplot <<EOF 2>"$TMP/gnuplot.err"
 set terminal pngcairo size 900,520 noenhanced font ",11"
 set key outside right top
@@ -640,9 +735,13 @@ set output "$CHARTS/pingpong.png"
 set title "ping-pong requests per second, $when"
 set ylabel "requests/s"
 plot for [i=2:$npp] "$CHARTS/pingpong.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
+set output "$CHARTS/pingpong-cpu.png"
+set title "proxy CPU per ping-pong request (us), $when"
+set ylabel "us of CPU per request"
+plot for [i=2:$ncpu] "$CHARTS/pingpong-cpu.dat" using 1:i with linespoints lw 2 pt 7 title columnheader(i)
 EOF
 then
-	echo "charts: $CHARTS/idle-memory.png $CHARTS/pingpong.png"
+	echo "charts: $CHARTS/idle-memory.png $CHARTS/pingpong.png $CHARTS/pingpong-cpu.png"
 else
 	echo "charts: gnuplot failed: $(head -1 "$TMP/gnuplot.err")" >&2
 fi
