@@ -159,6 +159,18 @@ set_relay(struct options *o, const struct flag *f, const char *val)
 }
 
 static void
+set_worker_sched(struct options *o, const struct flag *f, const char *val)
+{
+	if (strcmp(val, "other") == 0)
+		o->worker_batch = 0;
+	else if (strcmp(val, "batch") == 0)
+		o->worker_batch = 1;
+	else
+		usage_error("-%s: invalid value \"%s\": want other or batch",
+		    f->name, val);
+}
+
+static void
 set_allowed(struct options *o, const struct flag *f, const char *val)
 {
 	if (val[0] == '\0')
@@ -237,6 +249,9 @@ static const struct flag flags[] = {
 	  "Print the version and exit" },
 	{ "worker-jobs", "n", NUMBER(worker_jobs, 0, UINT32_MAX, 10), 1,
 	  "Jobs a worker serves before it exits (default 0: no limit)" },
+	{ "worker-sched", "other|batch", set_worker_sched, 0, 0, 0, 0, 1,
+	  "Workers' scheduling policy, SCHED_OTHER or SCHED_BATCH (default "
+	  "\"other\")" },
 	{ "workers", "n", NUMBER(workers, 1, WORKERS_MAX, 10), 1,
 	  "Idle worker processes kept ready (default 8)" },
 };
@@ -255,8 +270,8 @@ flags_usage(void)
 	    "[-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "
 	    "[-spin n]\n"
-	    "               [-user name] [-v level] [-worker-jobs n] "
-	    "[-workers n]\n\n");
+	    "               [-user name] [-v level] [-worker-jobs n]\n"
+	    "               [-worker-sched other | batch] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		if (flags[i].help == NULL)

@@ -32,6 +32,7 @@ struct options {
 	unsigned		 max_flows;	/* UDP flows per peer */
 	int			 relay_splice;	/* -relay splice */
 	unsigned		 spin;		/* -spin: polls before sleeping */
+	int			 worker_batch;	/* -worker-sched batch */
 	unsigned		 drain_timeout;	/* seconds, after SIGTERM */
 	unsigned		 notify_fd;	/* -notify-fd; 0: none */
 	int			 seccomp;	/* -seccomp, on by default */

@@ -9,6 +9,8 @@
  * tcp_conn.c's and udp_flow.c's.
  */
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -87,6 +89,13 @@ worker_limits(const struct options *opt)
 void
 worker_confine(const struct options *opt)
 {
+	/* SCHED_BATCH: a worker woken by its client does not preempt the
+	 * sender (often the backend, on the same CPUs), so it runs later and
+	 * reads a batch.  Any process may choose it for itself.  By number:
+	 * musl's wrapper always fails (ENOSYS); a worker is one thread. */
+	if (opt->worker_batch && syscall(SYS_sched_setscheduler, 0,
+	    SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 }) == -1)
+		fatal("worker: -worker-sched batch");
 	if (worker_limits(opt) == -1)
 		fatal("worker: resource limits");
 	if (privilege_keep_only(0) == -1)

@@ -181,3 +181,30 @@ once_per_episode() {
 		[[ "$output" =~ -worker-jobs ]]
 	done
 }
+
+# /proc/PID/stat's policy field (41st): 0 SCHED_OTHER, 3 SCHED_BATCH.
+sched_policy() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $39 }'
+}
+
+workers_have_policy() {
+	local p pids
+	pids=$(worker_pids)
+	[ -n "$pids" ] || return 1
+	for p in $pids; do
+		[ "$(sched_policy "$p")" = "$1" ] || return 1
+	done
+}
+
+@test "-worker-sched batch: every worker runs SCHED_BATCH and still serves, the supervisor stays SCHED_OTHER; the default is SCHED_OTHER" {
+	start_mmproxy -workers 2 -worker-sched batch
+	wait_for "workers in SCHED_BATCH" workers_have_policy 3
+	[ "$(sched_policy "$MM_PID")" = 0 ]
+	assert_still_serving
+	wait_for "workers in SCHED_BATCH" workers_have_policy 3
+	stop_mmproxy
+	start_mmproxy -workers 2
+	# The worker that served this connection had confined itself first.
+	assert_still_serving
+	workers_have_policy 0
+}
