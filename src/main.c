@@ -52,6 +52,9 @@ allowed_subnets_load(struct options *opt)
 	if (subnet_load(opt->allowed_subnets_path, &opt->allowed, err,
 	    sizeof(err)) == -1)
 		fatalx("-allowed-subnets: %s", err);
+	if (opt->allowed.warning[0] != '\0')
+		log_line(LOG_ALWAYS, "warning: -allowed-subnets: %s",
+		    opt->allowed.warning);
 }
 
 /*

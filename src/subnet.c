@@ -1,10 +1,13 @@
 /*
  * -allowed-subnets: one CIDR a line, '#' comments, blank lines.  Any
  * doubt at load time is an error naming FILE:LINE, and an empty list is
- * an error too: the list fails closed, never open.
+ * an error too: the list fails closed, never open.  One exception, for
+ * go-mmproxy's files: host bits (10.0.0.1/8) are cleared, as Go's
+ * net.ParseCIDR does, with a warning naming the first such line.
  * It matches addresses; it never sees a connection.
  */
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,20 +43,24 @@ prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix)
 	return ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
-/* 1 if any bit after the first prefix bits of the len bytes a is set. */
+/*
+ * Clear the bits after the first prefix bits of the len bytes a.  Returns
+ * 1 if any was set.
+ */
 static int
-host_bits_set(const uint8_t *a, size_t len, unsigned prefix)
+host_bits_clear(uint8_t *a, size_t len, unsigned prefix)
 {
 	size_t i;
+	int was_set = 0;
 
 	for (i = prefix / 8; i < len; i++) {
 		uint8_t mask = 0xff;
 		if (i == prefix / 8)
 			mask = (uint8_t)(0xff >> (prefix % 8));
-		if (a[i] & mask)
-			return 1;
+		was_set |= (a[i] & mask) != 0;
+		a[i] &= (uint8_t)~mask;
 	}
-	return 0;
+	return was_set;
 }
 
 static char *
@@ -70,9 +77,12 @@ trim(char *s)
 	return s;
 }
 
-/* Parse one CIDR.  Returns NULL, or what is wrong with it. */
+/*
+ * Parse one CIDR.  Returns NULL, or what is wrong with it.  *masked is set
+ * to 1 if host bits had to be cleared.
+ */
 static const char *
-parse_cidr(const char *s, struct subnet *out)
+parse_cidr(const char *s, struct subnet *out, int *masked)
 {
 	struct sockaddr_storage sa;
 	const char *slash = strchr(s, '/');
@@ -93,9 +103,9 @@ parse_cidr(const char *s, struct subnet *out)
 	out->family = sa.ss_family;
 	out->prefix = prefix;
 	memcpy(out->addr, bytes, len);
-	/* Host bits set usually means a typo: refuse rather than guess. */
-	if (host_bits_set(bytes, len, prefix))
-		return "host bits set (did you mean the network address?)";
+	/* Host bits set may be a typo, but go-mmproxy (Go's net.ParseCIDR)
+	 * takes the network: so do we, and the caller warns. */
+	*masked = host_bits_clear(out->addr, len, prefix);
 	return NULL;
 }
 
@@ -116,9 +126,25 @@ list_add(struct subnet_list *list, const struct subnet *s)
 	return 0;
 }
 
+/* The warning for the first line whose host bits were cleared. */
+static void
+warn_masked(struct subnet_list *list, const char *path, unsigned lineno,
+    const char *line, const struct subnet *s)
+{
+	char net[INET6_ADDRSTRLEN];
+
+	if (list->warning[0] != '\0')
+		return;
+	if (inet_ntop(s->family, s->addr, net, sizeof(net)) == NULL)
+		net[0] = '\0';
+	snprintf(list->warning, sizeof(list->warning), "%s:%u: host bits set "
+	    "in \"%.64s\": taken as %s/%u, the network, as go-mmproxy does",
+	    path, lineno, line, net, s->prefix);
+}
+
 /*
  * Load path into list.  Returns 0, or -1 with a message "path:line: what"
- * in err.
+ * in err.  On success list->warning is "" or one warning (host bits set).
  */
 int
 subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen)
@@ -129,6 +155,7 @@ subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen
 
 	list->v = NULL;
 	list->n = 0;
+	list->warning[0] = '\0';
 	if ((fp = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -137,6 +164,7 @@ subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen
 		struct subnet s;
 		const char *why;
 		char *line, *hash;
+		int masked;
 
 		lineno++;
 		if (strchr(buf, '\n') == NULL && !feof(fp)) {
@@ -148,11 +176,13 @@ subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen
 		line = trim(buf);
 		if (*line == '\0')
 			continue;
-		if ((why = parse_cidr(line, &s)) != NULL) {
+		if ((why = parse_cidr(line, &s, &masked)) != NULL) {
 			snprintf(err, errlen, "%s:%u: %s: \"%s\"", path, lineno,
 			    why, line);
 			goto fail;
 		}
+		if (masked)
+			warn_masked(list, path, lineno, line, &s);
 		if (list_add(list, &s) == -1) {
 			snprintf(err, errlen, "%s:%u: %s", path, lineno,
 			    strerror(errno));

@@ -15,6 +15,8 @@ struct subnet {
 struct subnet_list {
 	struct subnet	*v;
 	size_t		 n;
+	/* After a load: "" or one warning for the operator (FILE:LINE). */
+	char		 warning[320];
 };
 
 int	subnet_load(const char *path, struct subnet_list *list, char *err,

@@ -135,6 +135,9 @@ supervisor_reload(struct supervisor *s)
 		log_line(LOG_ALWAYS, "reload allowed_subnets=%s kept=%zu "
 		    "error=\"%s\"", path, s->allowed.n, err);
 	else {
+		if (fresh.warning[0] != '\0')
+			log_line(LOG_ALWAYS, "warning: -allowed-subnets: %s",
+			    fresh.warning);
 		subnet_free(&s->allowed);
 		s->allowed = fresh;
 		log_line(LOG_ALWAYS, "reload allowed_subnets=%s subnets=%zu",

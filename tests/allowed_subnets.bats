@@ -61,13 +61,27 @@ teardown() {
 }
 
 @test "a bad line stops mmproxy at startup naming FILE:LINE" {
-	printf '10.0.0.0/8\n# fine\n10.0.0.1/8\n' >"$ALLOWED"
+	printf '10.0.0.0/8\n# fine\n10.0.0.0/33\n' >"$ALLOWED"
 	run nsx "$MMPROXY" -l 127.0.0.1:8443 -allowed-subnets "$ALLOWED"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$output" == "mmproxy: -allowed-subnets: $ALLOWED:3: host bits set"* ]]
+	[[ "$output" == "mmproxy: -allowed-subnets: $ALLOWED:3: prefix length too long"* ]]
 	! port_listening 8443
+}
+
+@test "a line with host bits is taken as its network, as go-mmproxy does, with one warning naming the line; at startup and on reload" {
+	# 127.0.0.1/8 is 127.0.0.0/8; 10.1.2.3/8 warns no more: one warning.
+	printf '10.1.2.3/8\n127.0.0.1/8\n' >"$ALLOWED"
+	start_mmproxy -allowed-subnets "$ALLOWED"
+	[ "$(grep -c '^warning: ' "$MM_LOG")" -eq 1 ]
+	grep -q "^warning: -allowed-subnets: $ALLOWED:1: host bits set in \"10\.1\.2\.3/8\": taken as 10\.0\.0\.0/8" "$MM_LOG"
+	assert_still_serving
+	# A reload warns about the new file's first such line.
+	printf '127.0.0.0/8\n10.0.0.0/8\n192.0.2.9/24\n' >"$ALLOWED"
+	kill -HUP "$MM_PID"
+	wait_log "^reload allowed_subnets=.* subnets=3"
+	grep -q "^warning: -allowed-subnets: $ALLOWED:3: host bits set in \"192\.0\.2\.9/24\": taken as 192\.0\.2\.0/24" "$MM_LOG"
 }
 
 @test "garbage in the file stops mmproxy at startup" {

@@ -90,16 +90,31 @@ main(void)
 	check(matches(&l, "::1"), "::1", "want match");
 	check(!matches(&l, "::2"), "::2", "want no match");
 
+	check(l.warning[0] == '\0', "load", "a warning for a clean file");
 	subnet_free(&l);
 	check(l.v == NULL && l.n == 0, "free", "list not emptied");
 
-	load_fails("10.0.0.1/8\n", ":1: host bits set");
+	/* Host bits, as Go's net.ParseCIDR: the network, and one warning
+	 * naming the first such line. */
+	path = write_file("10.0.0.0/8\n192.0.2.77/25\n2001:db8::1/32\n");
+	check(subnet_load(path, &l, err, sizeof(err)) == 0, "host bits", err);
+	check(l.n == 3, "host bits", "want 3 subnets");
+	check(matches(&l, "192.0.2.1"), "192.0.2.1", "want match (/25)");
+	check(!matches(&l, "192.0.2.200"), "192.0.2.200", "want no match");
+	check(matches(&l, "2001:db8:ffff::9"), "2001:db8:ffff::9",
+	    "want match (/32)");
+	snprintf(err, sizeof(err), "%s:2: host bits set in \"192.0.2.77/25\": "
+	    "taken as 192.0.2.0/25", path);
+	check(strstr(l.warning, err) == l.warning, "host bits warning",
+	    l.warning);
+	unlink(path);
+	subnet_free(&l);
+
 	load_fails("10.0.0.0/8\nbanana\n", ":2: expected address/prefix");
 	load_fails("10.0.0.0/33\n", ":1: prefix length too long");
 	load_fails("10.0.0.0/\n", ":1: invalid prefix length");
 	load_fails("10.0.0.0/08\n", ":1: invalid prefix length");
 	load_fails("10.0.0/8\n", ":1: invalid address");
-	load_fails("2001:db8::1/32\n", ":1: host bits set");
 	load_fails("# nothing\n\n", ":2: no subnet");
 	load_fails("", ":0: no subnet");
 	check(subnet_load("/nonexistent/allowed", &l, err, sizeof(err)) == -1 &&
