@@ -66,12 +66,37 @@ set_verbose(struct options *o, const struct flag *f, const char *val)
 		o->verbose = 2;
 }
 
+/*
+ * Go's spelling ":port", with an empty host: for a listener every address
+ * (Go's net.Listen: dual-stack [::]), for a target this host (Go's
+ * net.Dial: loopback of the target's family).  Returns 0, or -1 if val is
+ * not ":port".
+ */
+static int
+parse_empty_host(const char *val, const char *host,
+    struct sockaddr_storage *out)
+{
+	unsigned port;
+
+	if (val[0] != ':' || addr_parse_port(val + 1, strlen(val + 1),
+	    &port) == -1)
+		return -1;
+	if (addr_parse_hostport(host, out) == -1)
+		return -1;
+	addr_set_port(out, port);
+	return 0;
+}
+
 static void
 set_listen(struct options *o, const struct flag *f, const char *val)
 {
-	if (addr_parse_hostport(val, &o->listen) == -1)
-		usage_error("-%s: invalid address \"%s\": want IPv4:port or "
-		    "[IPv6]:port", f->name, val);
+	if (parse_empty_host(val, "[::]:0", &o->listen) == 0)
+		o->listen_dual = 1;
+	else if (addr_parse_hostport(val, &o->listen) == 0)
+		o->listen_dual = 0;
+	else
+		usage_error("-%s: invalid address \"%s\": want IPv4:port, "
+		    "[IPv6]:port or :port", f->name, val);
 	o->listen_set = 1;
 }
 
@@ -119,19 +144,23 @@ set_user(struct options *o, const struct flag *f, const char *val)
 static void
 set_target4(struct options *o, const struct flag *f, const char *val)
 {
+	if (parse_empty_host(val, "127.0.0.1:0", &o->target4) == 0)
+		return;
 	if (addr_parse_hostport(val, &o->target4) == -1 ||
 	    o->target4.ss_family != AF_INET)
-		usage_error("-%s: invalid address \"%s\": want IPv4:port",
-		    f->name, val);
+		usage_error("-%s: invalid address \"%s\": want IPv4:port or "
+		    ":port", f->name, val);
 }
 
 static void
 set_target6(struct options *o, const struct flag *f, const char *val)
 {
+	if (parse_empty_host(val, "[::1]:0", &o->target6) == 0)
+		return;
 	if (addr_parse_hostport(val, &o->target6) == -1 ||
 	    o->target6.ss_family != AF_INET6)
-		usage_error("-%s: invalid address \"%s\": want [IPv6]:port",
-		    f->name, val);
+		usage_error("-%s: invalid address \"%s\": want [IPv6]:port or "
+		    ":port", f->name, val);
 }
 
 static void

@@ -15,14 +15,18 @@
 #include "udp_listener.h"
 
 static int
-listener_open(const struct sockaddr_storage *sa, int udp)
+listener_open(const struct sockaddr_storage *sa, int udp, int dual)
 {
-	int fd, one = 1;
+	int fd, one = 1, zero = 0;
 
 	fd = socket(sa->ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, udp ? IPPROTO_UDP : IPPROTO_TCP);
 	if (fd == -1)
 		return -1;
+	/* -l :port is Go's dual-stack listener, whatever bindv6only says. */
+	if (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+	    sizeof(zero)) == -1)
+		return close_fail(fd);
 	/* SO_REUSEPORT: -listeners N binds N sockets the kernel balances
 	 * (UDP: and each peer's own socket binds beside them). */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
@@ -45,6 +49,7 @@ listeners_open(const struct options *opt, int *fds)
 
 	addr_format(&opt->listen, text, sizeof(text));
 	for (i = 0; i < opt->listeners; i++)
-		if ((fds[i] = listener_open(&opt->listen, opt->udp)) == -1)
+		if ((fds[i] = listener_open(&opt->listen, opt->udp,
+		    opt->listen_dual)) == -1)
 			fatal("-l %s: cannot listen", text);
 }

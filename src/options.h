@@ -13,6 +13,7 @@
 struct options {
 	struct sockaddr_storage	 listen;
 	int			 listen_set;	/* -l given */
+	int			 listen_dual;	/* -l :port: [::], IPv4 too */
 	int			 inetd;		/* -inetd */
 	struct sockaddr_storage	 target4;
 	struct sockaddr_storage	 target6;

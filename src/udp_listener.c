@@ -302,6 +302,13 @@ peer_socket(struct udp_side *u, const struct sockaddr_storage *peer,
 	    IPPROTO_UDP);
 	if (fd == -1)
 		return -1;
+	/* An IPv4 peer of a dual-stack listener (-l :port): its local
+	 * address is v4-mapped, which a v6-only socket cannot bind
+	 * (net.ipv6.bindv6only=1). */
+	if (local->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((const struct sockaddr_in6 *)local)->sin6_addr) &&
+	    sockopt_set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0) == -1)
+		return close_fail(fd);
 	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
 	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
 	    connect(fd, (const struct sockaddr *)peer, addr_len(peer)) == -1)

@@ -133,6 +133,30 @@ bad_flag() {
 	backend_saw 192.0.2.5:40005
 }
 
+@test "go-mmproxy's -l :PORT listens on every address, IPv4 and IPv6 (whatever bindv6only says); -4 :PORT and -6 :PORT are this host" {
+	ns_setup
+	nsx sysctl -qw net.ipv6.bindv6only=1
+	start_backends
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$MMPROXY" -l :8443 -4 :4430 -6 :4430 -v 2 >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start .*listen=\[::\]:8443 .*target4=127\.0\.0\.1:4430 target6=\[::1\]:4430'
+	wait_port 8443
+	run pp --text 'PROXY TCP4 192.0.2.5 127.0.0.1 40005 8443\r\nfour\n' --shut --read
+	[ "$status" -eq 0 ]
+	[ "$output" = "four" ]
+	backend_saw 192.0.2.5:40005
+	run nsx "$PP_CLIENT" --text 'PROXY TCP6 2001:db8::5 ::1 40006 8443\r\nsix\n' --shut --read '[::1]:8443'
+	[ "$status" -eq 0 ]
+	[ "$output" = "six" ]
+	backend_saw '\[2001:db8::5\]:40006'
+	stop_mmproxy
+	bad_flag -l :
+	[[ "$output" == *'-l: invalid address ":"'* ]]
+	bad_flag -4 :65536
+	[[ "$output" == *'-4: invalid address ":65536"'* ]]
+}
+
 teardown() {
 	ns_teardown
 }

@@ -349,6 +349,19 @@ teardown() {
 	wait_log '^accept id=2 peer=\[::1\]:[0-9]+ proto=udp local=\[::1\]:8443 '
 }
 
+@test "-l :8443 (go-mmproxy's every address) is dual stack even with bindv6only=1: IPv4 and IPv6 balancers answered" {
+	nsx sysctl -qw net.ipv6.bindv6only=1
+	start_udp_backends hello
+	start_udp_mmproxy -l :8443
+	wait_log '^start .*listen=\[::\]:8443 '
+	run nsx "$UDP_CLIENT" --from --hex "$UDP4" --text 'v4-balancer' 127.0.0.2:8443
+	echo "$output"
+	[ "$output" = "from=127.0.0.2:8443 hello 198.51.100.7:40000 v4-balancer" ]
+	run nsx "$UDP_CLIENT" --from --hex "$SIG 21 12 000c c6336409 7f000001 9c41 20fb" --text 'v6-balancer' '[::1]:8443'
+	echo "$output"
+	[ "$output" = "from=[::1]:8443 hello 198.51.100.9:40001 v6-balancer" ]
+}
+
 @test "after an invalid first datagram the next is served, and its flow expires with no reply traffic" {
 	start_udp_backends drain
 	start_udp_mmproxy -close-after 1
