@@ -61,6 +61,7 @@ SRCS = \
 	src/privilege.c \
 	src/proxy_protocol.c \
 	src/relay.c \
+	src/resolve.c \
 	src/routecheck.c \
 	src/sandbox.c \
 	src/spawn.c \

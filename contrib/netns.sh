@@ -22,6 +22,9 @@ netns_remove() {
 		sleep 0.1
 	done
 	ip netns del "$1" 2>/dev/null || true
+	# What `ip netns exec` mounts over /etc for it (a test's hosts file).
+	rm -rf "/etc/netns/$1"
+	rmdir /etc/netns 2>/dev/null || true
 }
 
 # netns_wait_listening NAME PORT [udp]: wait (10 s at most) for a TCP

@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "log.h"
 #include "options.h"
+#include "resolve.h"
 
 #define WORKERS_MAX		4096
 #define MAX_CONNS_MAX		65536
@@ -90,13 +91,15 @@ parse_empty_host(const char *val, const char *host,
 static void
 set_listen(struct options *o, const struct flag *f, const char *val)
 {
+	o->listen_dual = 0;
+	o->listen_name = NULL;
 	if (parse_empty_host(val, "[::]:0", &o->listen) == 0)
 		o->listen_dual = 1;
-	else if (addr_parse_hostport(val, &o->listen) == 0)
-		o->listen_dual = 0;
-	else
+	else if (resolve_is_name(val))
+		o->listen_name = val;
+	else if (addr_parse_hostport(val, &o->listen) == -1)
 		usage_error("-%s: invalid address \"%s\": want IPv4:port, "
-		    "[IPv6]:port or :port", f->name, val);
+		    "[IPv6]:port, :port or host:port", f->name, val);
 	o->listen_set = 1;
 }
 
@@ -144,23 +147,33 @@ set_user(struct options *o, const struct flag *f, const char *val)
 static void
 set_target4(struct options *o, const struct flag *f, const char *val)
 {
+	o->target4_name = NULL;
 	if (parse_empty_host(val, "127.0.0.1:0", &o->target4) == 0)
 		return;
+	if (resolve_is_name(val)) {
+		o->target4_name = val;
+		return;
+	}
 	if (addr_parse_hostport(val, &o->target4) == -1 ||
 	    o->target4.ss_family != AF_INET)
-		usage_error("-%s: invalid address \"%s\": want IPv4:port or "
-		    ":port", f->name, val);
+		usage_error("-%s: invalid address \"%s\": want IPv4:port, "
+		    ":port or host:port", f->name, val);
 }
 
 static void
 set_target6(struct options *o, const struct flag *f, const char *val)
 {
+	o->target6_name = NULL;
 	if (parse_empty_host(val, "[::1]:0", &o->target6) == 0)
 		return;
+	if (resolve_is_name(val)) {
+		o->target6_name = val;
+		return;
+	}
 	if (addr_parse_hostport(val, &o->target6) == -1 ||
 	    o->target6.ss_family != AF_INET6)
-		usage_error("-%s: invalid address \"%s\": want [IPv6]:port or "
-		    ":port", f->name, val);
+		usage_error("-%s: invalid address \"%s\": want [IPv6]:port, "
+		    ":port or host:port", f->name, val);
 }
 
 static void

@@ -21,6 +21,7 @@
 #include "one_conn.h"
 #include "options.h"
 #include "privilege.h"
+#include "resolve.h"
 #include "routecheck.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -68,11 +69,27 @@ allowed_subnets_load(struct options *opt)
 #define BUILD_NOTE	""
 #endif
 
+/* " listen_name=... target4_name=..." for the names given, or "". */
+static void
+format_names(const struct options *opt, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (opt->listen_name != NULL)
+		snprintf(buf + strlen(buf), len - strlen(buf), " listen_name=%s",
+		    opt->listen_name);
+	if (opt->target4_name != NULL)
+		snprintf(buf + strlen(buf), len - strlen(buf),
+		    " target4_name=%s", opt->target4_name);
+	if (opt->target6_name != NULL)
+		snprintf(buf + strlen(buf), len - strlen(buf),
+		    " target6_name=%s", opt->target6_name);
+}
+
 static void
 log_start(const struct options *opt, const struct launch *l)
 {
 	char lis[ADDR_STRLEN + ACTIVATION_NAMES_MAX], t4[ADDR_STRLEN],
-	    t6[ADDR_STRLEN];
+	    t6[ADDR_STRLEN], names[3 * 280];
 
 	if (l->mode == LAUNCH_SYSTEMD_LISTEN)
 		snprintf(lis, sizeof(lis), "systemd%s%s", l->names[0] ? ":" : "",
@@ -81,23 +98,25 @@ log_start(const struct options *opt, const struct launch *l)
 		addr_format(&opt->listen, lis, sizeof(lis));
 	addr_format(&opt->target4, t4, sizeof(t4));
 	addr_format(&opt->target6, t6, sizeof(t6));
+	format_names(opt, names, sizeof(names));
 	if (opt->udp)
 		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
 		    "proto=udp listeners=%u target4=%s target6=%s "
 		    "allowed_subnets=%s close_after=%u workers=%u max_conns=%u "
-		    "max_flows=%u%s", MMPROXY_VERSION,
+		    "max_flows=%u%s%s", MMPROXY_VERSION,
 		    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
 		    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
 		    opt->close_after, opt->workers, opt->max_conns,
-		    opt->max_flows, BUILD_NOTE);
+		    opt->max_flows, names, BUILD_NOTE);
 	else
 		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
 		    "proto=tcp listeners=%u target4=%s target6=%s "
 		    "allowed_subnets=%s header_timeout=%u workers=%u "
-		    "max_conns=%u%s", MMPROXY_VERSION,
+		    "max_conns=%u%s%s", MMPROXY_VERSION,
 		    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
 		    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
-		    opt->header_timeout, opt->workers, opt->max_conns, BUILD_NOTE);
+		    opt->header_timeout, opt->workers, opt->max_conns, names,
+		    BUILD_NOTE);
 }
 
 /* Fail at startup, in one line that says what to do, not on every client. */
@@ -161,6 +180,7 @@ main(int argc, char **argv)
 		spawn_worker_boot();
 	flags_parse(argc, argv, &opt);
 	log_init((int)opt.verbose);
+	resolve_names(&opt);
 	allowed_subnets_load(&opt);
 	privilege_resolve(opt.user, &ra);
 	notify_init(opt.notify_fd != 0 ? (int)opt.notify_fd : -1);

@@ -14,6 +14,10 @@ struct options {
 	struct sockaddr_storage	 listen;
 	int			 listen_set;	/* -l given */
 	int			 listen_dual;	/* -l :port: [::], IPv4 too */
+	/* Host names given instead of addresses (resolve.c); else NULL. */
+	const char		*listen_name;
+	const char		*target4_name;
+	const char		*target6_name;
 	int			 inetd;		/* -inetd */
 	struct sockaddr_storage	 target4;
 	struct sockaddr_storage	 target6;

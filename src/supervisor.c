@@ -20,13 +20,14 @@
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
+#include "resolve.h"
 #include "side.h"
 #include "supervisor.h"
 #include "tcp_listener.h"
 #include "udp_listener.h"
 
 struct supervisor {
-	const struct options	*opt;
+	struct options		*opt;	/* ours to change: SIGHUP's names */
 	int			 sigfd;
 	struct pool		*pool;
 	struct side		 side;
@@ -143,6 +144,11 @@ supervisor_reload(struct supervisor *s)
 		log_line(LOG_ALWAYS, "reload allowed_subnets=%s subnets=%zu",
 		    path, s->allowed.n);
 	}
+	/* A target given by name moved: the supervisor dials the new
+	 * address at once; idle workers, which log the old one, make way
+	 * for fresh ones that carry the new. */
+	if (resolve_reload(s->opt) > 0)
+		pool_retire_idle(s->pool);
 	notify_state("READY=1");
 }
 
@@ -205,7 +211,7 @@ poll_build(struct supervisor *s, size_t *nw)
  * until SIGTERM or SIGINT.
  */
 void
-supervisor_run(const struct options *opt, const struct spawn_image *img,
+supervisor_run(struct options *opt, const struct spawn_image *img,
     const int *listeners, unsigned nlisteners)
 {
 	struct supervisor s = { .opt = opt };

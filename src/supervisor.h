@@ -5,7 +5,7 @@
 #include "options.h"
 #include "spawn.h"
 
-void	supervisor_run(const struct options *opt, const struct spawn_image *img,
+void	supervisor_run(struct options *opt, const struct spawn_image *img,
 	    const int *listeners, unsigned nlisteners) __attribute__((noreturn));
 
 #endif

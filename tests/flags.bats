@@ -157,6 +157,49 @@ bad_flag() {
 	[[ "$output" == *'-4: invalid address ":65536"'* ]]
 }
 
+@test "host names in -l, -4 and -6 are resolved at startup and logged; SIGHUP resolves -4/-6 again; a name that does not resolve exits 1" {
+	ns_setup
+	# `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts
+	# (netns_remove deletes it); written in place, so mmproxy sees changes.
+	mkdir -p "/etc/netns/$NS"
+	printf '127.0.0.1 mm.test\n127.0.0.1 backend.test\n::1 backend6.test\n' >"/etc/netns/$NS/hosts"
+	start_backends
+	BE2_LOG=$BATS_TEST_TMPDIR/backend2.log
+	nsx "$BACKEND" --listen 127.0.0.2:4430 --mode echo >"$BE2_LOG" 2>&1 3>&- &
+	wait_for "a backend on 127.0.0.2" eval '[ "$(nsx ss -Htln "sport = :4430" | wc -l)" -eq 3 ]'
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$MMPROXY" -l mm.test:8443 -4 backend.test:4430 -6 backend6.test:04430 -v 2 >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	wait_log '^start .*listen=127\.0\.0\.1:8443 .*target4=127\.0\.0\.1:4430 target6=\[::1\]:4430 .* listen_name=mm\.test:8443 target4_name=backend\.test:4430 target6_name=backend6\.test:04430'
+	wait_port 8443
+	run pp --text 'PROXY TCP4 192.0.2.5 127.0.0.1 40005 8443\r\none\n' --shut --read
+	[ "$output" = "one" ]
+	backend_saw 192.0.2.5:40005
+	# The name moves: SIGHUP, and the next client goes to the new address.
+	printf '127.0.0.1 mm.test\n127.0.0.2 backend.test\n::1 backend6.test\n' >"/etc/netns/$NS/hosts"
+	kill -HUP "$MM_PID"
+	wait_log '^reload target4_name=backend\.test:4430 target4=127\.0\.0\.2:4430 was=127\.0\.0\.1:4430$'
+	run pp --text 'PROXY TCP4 192.0.2.6 127.0.0.1 40006 8443\r\ntwo\n' --shut --read
+	[ "$output" = "two" ]
+	grep -q '^accept peer=192\.0\.2\.6:40006$' "$BE2_LOG"
+	! grep -q '192\.0\.2\.6' "$BE4_LOG"
+	# The name goes away: the address in use is kept, and that is said.
+	printf '127.0.0.1 mm.test\n::1 backend6.test\n' >"/etc/netns/$NS/hosts"
+	kill -HUP "$MM_PID"
+	wait_log '^reload target4_name=backend\.test:4430 kept=127\.0\.0\.2:4430 error="'
+	run pp --text 'PROXY TCP4 192.0.2.7 127.0.0.1 40007 8443\r\nthree\n' --shut --read
+	[ "$output" = "three" ]
+	grep -q '^accept peer=192\.0\.2\.7:40007$' "$BE2_LOG"
+	stop_mmproxy
+	# At startup a name that does not resolve is one line and exit 1.
+	run nsx "$MMPROXY" -l 127.0.0.1:8443 -4 nosuch.invalid:443
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "mmproxy: -4 nosuch.invalid:443: cannot resolve: "* ]]
+	! port_listening 8443
+}
+
 teardown() {
 	ns_teardown
 }
