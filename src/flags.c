@@ -31,7 +31,7 @@ struct flag {
 	/* Numeric flags: an unsigned field of struct options and its range. */
 	size_t		 field;
 	unsigned	 min, max;
-	int		 base;		/* 0: also 0x hex, as Go's flag package */
+	int		 base;		/* 0: Go's spelling (go_parse_int) */
 	int		 ours;		/* not one of go-mmproxy's flags */
 	const char	*help;
 };
@@ -41,17 +41,82 @@ struct flag {
 
 _Static_assert(UINT_MAX >= UINT32_MAX, "-mark needs a 32-bit unsigned");
 
+/* The value of digit c in base, or -1. */
+static int
+digit_value(char c, unsigned base)
+{
+	int v = -1;
+
+	if (c >= '0' && c <= '9')
+		v = c - '0';
+	else if (c >= 'a' && c <= 'z')
+		v = c - 'a' + 10;
+	else if (c >= 'A' && c <= 'Z')
+		v = c - 'A' + 10;
+	return v >= 0 && (unsigned)v < base ? v : -1;
+}
+
+/*
+ * An integer as go-mmproxy's flags take it (Go's strconv.ParseInt with
+ * base 0): an optional sign, then 0x, 0o, 0b or 0 (octal) or none
+ * (decimal), and '_' only between digits or after a prefix.  Returns 0
+ * with *neg and *v set, or -1.  Values past 64 bits are -1 too.
+ */
+static int
+go_parse_int(const char *s, int *neg, unsigned long long *v)
+{
+	unsigned base = 10;
+	char saw = '^';		/* last: start, '0' digit, '_' underscore */
+	int digits = 0, d;
+
+	*neg = *s == '-';
+	if (*s == '-' || *s == '+')
+		s++;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X' || s[1] == 'o' ||
+	    s[1] == 'O' || s[1] == 'b' || s[1] == 'B')) {
+		base = s[1] == 'x' || s[1] == 'X' ? 16 :
+		    s[1] == 'o' || s[1] == 'O' ? 8 : 2;
+		s += 2;
+		saw = '0';
+	} else if (s[0] == '0' && s[1] != '\0') {
+		base = 8;
+		s++;
+		saw = '0';
+	}
+	for (*v = 0; *s != '\0'; s++) {
+		if (*s == '_') {
+			if (saw != '0')
+				return -1;
+			saw = '_';
+			continue;
+		}
+		if ((d = digit_value(*s, base)) == -1 ||
+		    *v > (ULLONG_MAX - (unsigned)d) / base)
+			return -1;
+		*v = *v * base + (unsigned)d;
+		saw = '0';
+		digits++;
+	}
+	return digits > 0 && saw != '_' ? 0 : -1;
+}
+
 static void
 set_number(struct options *o, const struct flag *f, const char *val)
 {
 	unsigned long long v;
 	char *end;
+	int neg = 0, bad;
 
-	errno = 0;
-	v = strtoull(val, &end, f->base);
-	/* strtoull accepts a sign and leading blanks: we do not. */
-	if (val[0] < '0' || val[0] > '9' || errno != 0 || *end != '\0' ||
-	    v < f->min || v > f->max)
+	if (f->base == 0)
+		bad = go_parse_int(val, &neg, &v) == -1 || (neg && v != 0);
+	else {
+		errno = 0;
+		v = strtoull(val, &end, f->base);
+		/* strtoull accepts a sign and leading blanks: we do not. */
+		bad = val[0] < '0' || val[0] > '9' || errno != 0 ||
+		    *end != '\0';
+	}
+	if (bad || v < f->min || v > f->max)
 		usage_error("-%s: invalid value \"%s\": want a whole number "
 		    "from %u to %u", f->name, val, f->min, f->max);
 	memcpy((char *)o + f->field, &(unsigned){ (unsigned)v },
@@ -244,18 +309,18 @@ static const struct flag flags[] = {
 	  "Address IPv6 traffic is forwarded to (default \"[::1]:443\")" },
 	{ "allowed-subnets", "file", set_allowed, 0, 0, 0, 0, 0,
 	  "File of allowed proxy subnets, one CIDR a line (default: all)" },
-	{ "close-after", "seconds", NUMBER(close_after, 0, SECONDS_MAX, 10), 0,
+	{ "close-after", "seconds", NUMBER(close_after, 0, SECONDS_MAX, 0), 0,
 	  "Seconds after which an idle UDP flow is closed (default 60)" },
 	{ "l", "addr", set_listen, 0, 0, 0, 0, 0,
 	  "Address the proxy listens on (default \"0.0.0.0:8443\")" },
-	{ "listeners", "n", NUMBER(listeners, 1, LISTENERS_MAX, 10), 0,
+	{ "listeners", "n", NUMBER(listeners, 1, LISTENERS_MAX, 0), 0,
 	  "Number of SO_REUSEPORT listening sockets (default 1)" },
 	{ "mark", "n", NUMBER(mark, 0, UINT32_MAX, 0), 0,
 	  "Mark set on outbound packets (SO_MARK; default 0: none)" },
 	{ "p", "proto", set_proto, 0, 0, 0, 0, 0,
 	  "Protocol proxied: tcp or udp (default \"tcp\")" },
-	{ "v", "level", set_verbose, offsetof(struct options, verbose), 0, 1000,
-	  10, 0, "0: no per-connection logs; 1: errors; 2: every state change" },
+	{ "v", "level", set_verbose, offsetof(struct options, verbose), 0,
+	  UINT32_MAX, 0, 0, "0: no per-connection logs; 1: errors; 2: every state change" },
 
 	{ "dial-timeout", "seconds", NUMBER(dial_timeout, 1, 3600, 10), 1,
 	  "Seconds to wait for the upstream connect (default 10)" },

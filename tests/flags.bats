@@ -133,6 +133,24 @@ bad_flag() {
 	backend_saw 192.0.2.5:40005
 }
 
+@test "go-mmproxy's numbers are Go's: a sign, 0x, 0o, 0b, a leading 0 (octal) and _ between digits; anything else exits 2" {
+	ns_setup
+	MM_LOG=$BATS_TEST_TMPDIR/mmproxy.log
+	ip netns exec "$NS" "$MMPROXY" -p udp -l 127.0.0.1:8443 -listeners 0x_3 -close-after 0o1_7 \
+	    -mark +0b101 -v 010 >"$MM_LOG" 2>&1 3>&- &
+	MM_PID=$!
+	# -v 010 is octal 8: any level past 2 means 2.
+	wait_log '^start .*proto=udp listeners=3 .*close_after=15 '
+	stop_mmproxy
+	for bad in _1 1_ 1__0 0x 0b2 08 -1 0x1g 18446744073709551616; do
+		bad_flag -mark "$bad"
+		[[ "$output" == *"-mark: invalid value \"$bad\""* ]]
+	done
+	# Our own flags stay plain decimal.
+	bad_flag -workers 0x10
+	[[ "$output" == *'-workers: invalid value "0x10"'* ]]
+}
+
 @test "go-mmproxy's -l :PORT listens on every address, IPv4 and IPv6 (whatever bindv6only says); -4 :PORT and -6 :PORT are this host" {
 	ns_setup
 	nsx sysctl -qw net.ipv6.bindv6only=1
