@@ -132,7 +132,8 @@ systemd_detect(const struct options *opt, struct launch *l, unsigned n)
 		if (k == SOCK_NOT || k == SOCK_OTHER)
 			fatalx("LISTEN_FDS: fd %d is %s", fd, what);
 		adopt_fd(fd);
-		if (opt->udp && udp_listener_prepare(fd) == -1)
+		if (opt->udp && udp_listener_prepare(fd,
+		    opt->listen_transparent) == -1)
 			fatal("LISTEN_FDS: fd %d: preparing the UDP socket", fd);
 		listening += k == SOCK_LISTENING;
 		l->fds[i] = fd;

@@ -175,25 +175,25 @@ set_inetd(struct options *o, const struct flag *f, const char *val)
 	o->inetd = 1;
 }
 
-/* Go's strconv.ParseBool, as -flag=value of a boolean flag takes. */
+/*
+ * A boolean flag, an int field of struct options: alone it is true; with
+ * "=value", Go's strconv.ParseBool, as Go's flag package takes it.
+ */
 static void
-set_seccomp(struct options *o, const struct flag *f, const char *val)
+set_bool(struct options *o, const struct flag *f, const char *val)
 {
 	static const char *yes[] = { "1", "t", "T", "true", "TRUE", "True" };
 	static const char *no[] = { "0", "f", "F", "false", "FALSE", "False" };
 	size_t i;
 
 	if (val == NULL) {
-		o->seccomp = 1;
+		memcpy((char *)o + f->field, &(int){ 1 }, sizeof(int));
 		return;
 	}
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcmp(val, yes[i]) == 0) {
-			o->seccomp = 1;
-			return;
-		}
-		if (strcmp(val, no[i]) == 0) {
-			o->seccomp = 0;
+		if (strcmp(val, yes[i]) == 0 || strcmp(val, no[i]) == 0) {
+			memcpy((char *)o + f->field,
+			    &(int){ strcmp(val, yes[i]) == 0 }, sizeof(int));
 			return;
 		}
 	}
@@ -313,6 +313,10 @@ static const struct flag flags[] = {
 	  "Seconds after which an idle UDP flow is closed (default 60)" },
 	{ "l", "addr", set_listen, 0, 0, 0, 0, 0,
 	  "Address the proxy listens on (default \"0.0.0.0:8443\")" },
+	{ "listen-transparent", NULL, set_bool,
+	  offsetof(struct options, listen_transparent), 0, 0, 0, 0,
+	  "IP_TRANSPARENT on the listening sockets, for a TPROXY rule (kzemek's "
+	  "go-mmproxy)" },
 	{ "listeners", "n", NUMBER(listeners, 1, LISTENERS_MAX, 0), 0,
 	  "Number of SO_REUSEPORT listening sockets (default 1)" },
 	{ "mark", "n", NUMBER(mark, 0, UINT32_MAX, 0), 0,
@@ -343,7 +347,8 @@ static const struct flag flags[] = {
 	  "Write a newline to this fd once serving, for s6 (default: none)" },
 	{ "relay", "copy|splice", set_relay, 0, 0, 0, 0, 1,
 	  "How bytes are relayed (default \"copy\": faster to a local backend)" },
-	{ "seccomp", NULL, set_seccomp, 0, 0, 0, 0, 1,
+	{ "seccomp", NULL, set_bool, offsetof(struct options, seccomp), 0, 0,
+	  0, 1,
 	  "Workers run under their syscall filter (default true; =false to "
 	  "debug)" },
 	{ "spin", "n", NUMBER(spin, 0, 100000, 10), 1,
@@ -372,7 +377,8 @@ flags_usage(void)
 	    "               [-close-after seconds] [-dial-timeout seconds]\n"
 	    "               [-drain-timeout seconds] [-notify-fd fd]\n"
 	    "               [-header-timeout seconds] [-idle-timeout seconds]\n"
-	    "               [-l addr] [-listeners n] [-mark n]\n"
+	    "               [-l addr] [-listen-transparent] [-listeners n] "
+	    "[-mark n]\n"
 	    "               [-inetd] [-max-conns n] [-max-flows n] "
 	    "[-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "
@@ -449,7 +455,7 @@ flags_parse(int argc, char **argv, struct options *opt)
 			usage_error("unknown flag \"-%.*s\"", (int)len, name);
 		if (f->arg == NULL) {
 			/* A boolean flag takes "=true" or "=false", as Go's. */
-			if (eq != NULL && f->set != set_seccomp)
+			if (eq != NULL && f->set != set_bool)
 				usage_error("-%s takes no value", f->name);
 			val = eq != NULL ? eq + 1 : NULL;
 		} else if (eq != NULL)

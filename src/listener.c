@@ -15,7 +15,8 @@
 #include "udp_listener.h"
 
 static int
-listener_open(const struct sockaddr_storage *sa, int udp, int dual)
+listener_open(const struct sockaddr_storage *sa, int udp, int dual,
+    int transparent)
 {
 	int fd, one = 1, zero = 0;
 
@@ -27,12 +28,19 @@ listener_open(const struct sockaddr_storage *sa, int udp, int dual)
 	if (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
 	    sizeof(zero)) == -1)
 		return close_fail(fd);
+	/* -listen-transparent: a TPROXY rule may hand us connections and
+	 * datagrams for any address and port (needs CAP_NET_ADMIN). */
+	if (transparent && (sa->ss_family == AF_INET6 ?
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)) :
+	    setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one))) == -1)
+		return close_fail(fd);
 	/* SO_REUSEPORT: -listeners N binds N sockets the kernel balances
 	 * (UDP: and each peer's own socket binds beside them). */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
 	    bind(fd, (const struct sockaddr *)sa, addr_len(sa)) == -1 ||
-	    (udp ? udp_listener_prepare(fd) : listen(fd, SOMAXCONN)) == -1)
+	    (udp ? udp_listener_prepare(fd, transparent) :
+	    listen(fd, SOMAXCONN)) == -1)
 		return close_fail(fd);
 	return fd;
 }
@@ -50,6 +58,6 @@ listeners_open(const struct options *opt, int *fds)
 	addr_format(&opt->listen, text, sizeof(text));
 	for (i = 0; i < opt->listeners; i++)
 		if ((fds[i] = listener_open(&opt->listen, opt->udp,
-		    opt->listen_dual)) == -1)
+		    opt->listen_dual, opt->listen_transparent)) == -1)
 			fatal("-l %s: cannot listen", text);
 }

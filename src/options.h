@@ -14,6 +14,7 @@ struct options {
 	struct sockaddr_storage	 listen;
 	int			 listen_set;	/* -l given */
 	int			 listen_dual;	/* -l :port: [::], IPv4 too */
+	int			 listen_transparent;	/* for TPROXY */
 	/* Host names given instead of addresses (resolve.c); else NULL. */
 	const char		*listen_name;
 	const char		*target4_name;

@@ -62,7 +62,9 @@ struct udp_batch {
 	union {
 		struct cmsghdr	 align;
 		char		 b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
-				    CMSG_SPACE(sizeof(struct in_pktinfo))];
+				    CMSG_SPACE(sizeof(struct in_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct sockaddr_in6)) +
+				    CMSG_SPACE(sizeof(struct sockaddr_in))];
 	}			 ctl[UDP_BATCH];
 };
 
@@ -105,10 +107,12 @@ struct udp_side {
 /*
  * Make a bound UDP socket (ours, or one systemd passed) usable as a
  * listener: report each datagram's local address, and let the per-peer
- * sockets bind beside it.  Returns 0, or -1 with errno set.
+ * sockets bind beside it.  transparent (-listen-transparent): report each
+ * datagram's original destination, address and port, as a TPROXY rule
+ * delivers datagrams for many.  Returns 0, or -1 with errno set.
  */
 int
-udp_listener_prepare(int fd)
+udp_listener_prepare(int fd, int transparent)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
@@ -117,6 +121,13 @@ udp_listener_prepare(int fd)
 		return -1;
 	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1)
 		return -1;
+	if (transparent && (sa.ss_family == AF_INET6 ? sockopt_set_int(fd,
+	    IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, 1) : sockopt_set_int(fd,
+	    IPPROTO_IP, IP_RECVORIGDSTADDR, 1)) == -1)
+		return -1;
+	/* IPv4 datagrams on a dual-stack socket say it the IPv4 way. */
+	if (transparent && sa.ss_family == AF_INET6)
+		(void)sockopt_set_int(fd, IPPROTO_IP, IP_RECVORIGDSTADDR, 1);
 	if (sa.ss_family == AF_INET6) {
 		if (sockopt_set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) == -1)
 			return -1;
@@ -308,6 +319,13 @@ peer_socket(struct udp_side *u, const struct sockaddr_storage *peer,
 	if (local->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
 	    &((const struct sockaddr_in6 *)local)->sin6_addr) &&
 	    sockopt_set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0) == -1)
+		return close_fail(fd);
+	/* -listen-transparent: the original destination may be any
+	 * address, and a TPROXY rule finds the socket only if it is
+	 * transparent. */
+	if (u->opt->listen_transparent && (local->ss_family == AF_INET6 ?
+	    sockopt_set_int(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, 1) :
+	    sockopt_set_int(fd, IPPROTO_IP, IP_TRANSPARENT, 1)) == -1)
 		return close_fail(fd);
 	if (sockopt_set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) == -1 ||
 	    bind(fd, (const struct sockaddr *)local, addr_len(local)) == -1 ||
@@ -522,15 +540,59 @@ udp_gone(void *ctx, struct pool_worker *w)
 }
 
 /*
- * The local address a datagram arrived on, from its IP_PKTINFO or
- * IPV6_PKTINFO, with the listener's port.  Returns 0, or -1.
+ * A datagram's original destination (-listen-transparent), from its
+ * IP_ORIGDSTADDR or IPV6_ORIGDSTADDR: address and port, v4-mapped on a
+ * dual-stack listener.  Returns 0, or -1 if it has none.
  */
 static int
-datagram_local(struct msghdr *m, const struct sockaddr_storage *bound,
+datagram_origdst(struct msghdr *m, const struct sockaddr_storage *bound,
     struct sockaddr_storage *out)
 {
 	struct cmsghdr *c;
 
+	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_ORIGDSTADDR &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in))) {
+			struct sockaddr_in sin;
+
+			memcpy(&sin, CMSG_DATA(c), sizeof(sin));
+			memset(out, 0, sizeof(*out));
+			if (bound->ss_family == AF_INET) {
+				memcpy(out, &sin, sizeof(sin));
+				return 0;
+			}
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = sin.sin_port;
+			s6->sin6_addr.s6_addr[10] = 0xff;
+			s6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&s6->sin6_addr.s6_addr[12], &sin.sin_addr, 4);
+			return 0;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_ORIGDSTADDR &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in6))) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out, CMSG_DATA(c), sizeof(struct sockaddr_in6));
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The local address a datagram arrived on, from its IP_PKTINFO or
+ * IPV6_PKTINFO, with the listener's port; with -listen-transparent its
+ * original destination, port included.  Returns 0, or -1.
+ */
+static int
+datagram_local(struct msghdr *m, const struct sockaddr_storage *bound,
+    int transparent, struct sockaddr_storage *out)
+{
+	struct cmsghdr *c;
+
+	if (transparent)
+		return datagram_origdst(m, bound, out);
 	*out = *bound;
 	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -601,7 +663,7 @@ listener_read(struct udp_side *u, unsigned i)
 
 		/* Never a cut datagram, never one we cannot answer from. */
 		if ((m->msg_flags & MSG_TRUNC) || datagram_local(m, &u->bound[i],
-		    &local) == -1)
+		    u->opt->listen_transparent, &local) == -1)
 			continue;
 		dispatch(u, &b->from[k], &local, u->buf + (size_t)k * UDP_DGRAM_MAX,
 		    b->msg[k].msg_len);

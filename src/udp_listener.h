@@ -7,7 +7,7 @@
 
 #include "side.h"
 
-int	udp_listener_prepare(int fd);
+int	udp_listener_prepare(int fd, int transparent);
 void	udp_side_new(const struct side_args *a, struct side *out);
 
 #endif

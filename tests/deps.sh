@@ -26,7 +26,7 @@ if command -v clang >/dev/null 2>&1; then
 	clang -fsanitize=fuzzer "$t/f.c" -o "$t/f" >/dev/null 2>&1 || required="${required:+$required }libclang-rt-dev"
 	rm -rf "$t"
 fi
-optional=$(missing_of "systemd-socket-activate:systemd systemd-analyze:systemd tcpserver:ucspi-tcp xinetd:xinetd haproxy:haproxy nginx:nginx dnsdist:dnsdist s6-svscan:s6 gnuplot:gnuplot-nox")
+optional=$(missing_of "systemd-socket-activate:systemd systemd-analyze:systemd tcpserver:ucspi-tcp xinetd:xinetd haproxy:haproxy nginx:nginx dnsdist:dnsdist s6-svscan:s6 gnuplot:gnuplot-nox nft:nftables")
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] ||
 	optional="${optional:+$optional }libnginx-mod-stream"
 
