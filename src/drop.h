@@ -17,7 +17,8 @@
 	X(DROP_OVERSIZE,	"oversize")		\
 	X(DROP_SEND_FAILED,	"send_failed")		\
 	X(DROP_LOOPBACK_SOURCE,	"loopback_source")	\
-	X(DROP_MISDELIVERED,	"misdelivered")
+	X(DROP_MISDELIVERED,	"misdelivered")		\
+	X(DROP_NO_SESSION,	"no_session")
 
 #define DROP_ENUM(name, str) name,
 enum drop_reason {

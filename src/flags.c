@@ -266,6 +266,21 @@ set_relay(struct options *o, const struct flag *f, const char *val)
 }
 
 static void
+set_udp_framing(struct options *o, const struct flag *f, const char *val)
+{
+	if (strcmp(val, "v2") == 0)
+		o->udp_framing = UDP_FRAMING_V2;
+	else if (strcmp(val, "v2-first") == 0)
+		o->udp_framing = UDP_FRAMING_V2_FIRST;
+	else if (strcmp(val, "spp") == 0)
+		o->udp_framing = UDP_FRAMING_SPP;
+	else
+		usage_error("-%s: invalid value \"%s\": want v2, v2-first or "
+		    "spp", f->name, val);
+	o->udp_framing_set = 1;
+}
+
+static void
 set_worker_sched(struct options *o, const struct flag *f, const char *val)
 {
 	if (strcmp(val, "other") == 0)
@@ -354,6 +369,9 @@ static const struct flag flags[] = {
 	{ "spin", "n", NUMBER(spin, 0, 100000, 10), 1,
 	  "Polls a worker makes, yielding between them, before it sleeps "
 	  "(default 200; 0: never)" },
+	{ "udp-framing", "v2|v2-first|spp", set_udp_framing, 0, 0, 0, 0, 1,
+	  "How the balancer frames PROXY over UDP: v2 on every datagram, "
+	  "v2 on the first (Spectrum), or SPP (default \"v2\")" },
 	{ "user", "name", set_user, 0, 0, 0, 0, 1,
 	  "After binding, run as this user with only CAP_NET_ADMIN (default: "
 	  "stay)" },
@@ -383,6 +401,7 @@ flags_usage(void)
 	    "[-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "
 	    "[-spin n]\n"
+	    "               [-udp-framing v2 | v2-first | spp]\n"
 	    "               [-user name] [-v level] [-worker-jobs n]\n"
 	    "               [-worker-sched other | batch] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
@@ -468,6 +487,8 @@ flags_parse(int argc, char **argv, struct options *opt)
 	}
 	if (opt->workers > opt->max_conns)
 		opt->workers = opt->max_conns;
+	if (!opt->udp && opt->udp_framing_set)
+		usage_error("-udp-framing: only with -p udp");
 	/* Never "expire at once": every datagram would open a new flow. */
 	if (opt->udp && opt->close_after == 0)
 		usage_error("-close-after: 0 is not allowed with -p udp: want "

@@ -10,6 +10,13 @@
 #define MMPROXY_VERSION	"0.1.0"
 #define LISTENERS_MAX	256
 
+/* -udp-framing: how a balancer frames PROXY over UDP (PROXY-SPEC). */
+enum udp_framing {
+	UDP_FRAMING_V2 = 0,		/* v2 on every datagram */
+	UDP_FRAMING_V2_FIRST,		/* v2 once per balancer socket (Spectrum) */
+	UDP_FRAMING_SPP,		/* Simple Proxy Protocol, both ways */
+};
+
 struct options {
 	struct sockaddr_storage	 listen;
 	int			 listen_set;	/* -l given */
@@ -23,6 +30,8 @@ struct options {
 	struct sockaddr_storage	 target4;
 	struct sockaddr_storage	 target6;
 	int			 udp;		/* -p udp */
+	int			 udp_framing;	/* enum udp_framing */
+	int			 udp_framing_set;	/* -udp-framing given */
 	unsigned		 verbose;
 	unsigned		 mark;		/* SO_MARK, 32 bits */
 	unsigned		 listeners;

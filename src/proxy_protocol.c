@@ -410,6 +410,54 @@ pp_parse_datagram(const uint8_t *buf, size_t len, struct pp_header *hdr,
 	return st;
 }
 
+/*
+ * 1 if a datagram of len bytes starts with the v2 signature: with
+ * -udp-framing v2-first, a session start (valid or not), not a payload.
+ */
+int
+pp_starts_v2(const uint8_t *buf, size_t len)
+{
+	return len >= sizeof(v2_sig) && memcmp(buf, v2_sig, sizeof(v2_sig)) == 0;
+}
+
+/* An SPP address: 16 bytes of IPv6, IPv4 as ::ffff:a.b.c.d. */
+static void
+spp_address(const uint8_t *a, unsigned port, struct sockaddr_storage *out)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	s6->sin6_family = AF_INET6;
+	memcpy(&s6->sin6_addr, a, 16);
+	addr_set_port(out, port);
+	addr_unmap(out);
+}
+
+/*
+ * Parse one datagram of Cloudflare's Simple Proxy Protocol (PROXY-SPEC,
+ * UDP framing): magic 0x56EC, client address (16), proxy address (16),
+ * client port (2), proxy port (2), network byte order, then the payload.
+ * Returns PP_OK with *hdr filled (src: the client, dst: the proxy, both
+ * unmapped; len: PP_SPP_LEN), or PP_INVALID with *why set.
+ */
+enum pp_status
+pp_parse_spp(const uint8_t *buf, size_t len, struct pp_header *hdr,
+    enum pp_reason *why)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	*why = PP_R_NONE;
+	if (len < PP_SPP_LEN)
+		return invalid(why, PP_R_SPP_SHORT);
+	if (buf[0] != 0x56 || buf[1] != 0xec)
+		return invalid(why, PP_R_SPP_BAD_MAGIC);
+	spp_address(buf + 2, (unsigned)buf[34] << 8 | buf[35], &hdr->src);
+	spp_address(buf + 18, (unsigned)buf[36] << 8 | buf[37], &hdr->dst);
+	hdr->len = PP_SPP_LEN;
+	if (addr_is_unusable_source(&hdr->src))
+		return invalid(why, PP_R_BAD_SOURCE);
+	return PP_OK;
+}
+
 const char *
 pp_reason_str(enum pp_reason why)
 {

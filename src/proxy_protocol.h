@@ -11,6 +11,7 @@
 
 #define PP_V1_MAX	107		/* bytes, CRLF included */
 #define PP_V2_MAX	(16 + 65535)
+#define PP_SPP_LEN	38		/* Simple Proxy Protocol header */
 
 enum pp_transport {
 	PP_STREAM = 1,			/* a -p tcp listener */
@@ -47,7 +48,9 @@ enum pp_status {
 	X(PP_R_SSL_SHORT,	"ssl_too_short")		\
 	X(PP_R_SSL_TRUNCATED,	"ssl_sub_tlv_truncated")	\
 	X(PP_R_BAD_SOURCE,	"bad_source")			\
-	X(PP_R_TRUNCATED,	"truncated")
+	X(PP_R_TRUNCATED,	"truncated")			\
+	X(PP_R_SPP_SHORT,	"spp_short")			\
+	X(PP_R_SPP_BAD_MAGIC,	"spp_bad_magic")
 
 #define PP_REASON_ENUM(name, str) name,
 enum pp_reason {
@@ -68,6 +71,9 @@ enum pp_status	pp_parse(const uint8_t *buf, size_t len, enum pp_transport tr,
 		    struct pp_header *hdr, enum pp_reason *why);
 enum pp_status	pp_parse_datagram(const uint8_t *buf, size_t len,
 		    struct pp_header *hdr, enum pp_reason *why);
+enum pp_status	pp_parse_spp(const uint8_t *buf, size_t len,
+		    struct pp_header *hdr, enum pp_reason *why);
+int		pp_starts_v2(const uint8_t *buf, size_t len);
 const char	*pp_reason_str(enum pp_reason why);
 
 #endif

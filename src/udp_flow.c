@@ -1,10 +1,13 @@
 /*
- * The UDP worker.  It serves one balancer socket (the peer): every
- * datagram from it carries a PROXY v2 header (PROXY-SPEC, UDP framing),
- * parsed on its own; the payload goes to the backend from the PROXY source
+ * The UDP worker.  It serves one balancer socket (the peer), framed as
+ * -udp-framing says (PROXY-SPEC, UDP framing): a PROXY v2 header on every
+ * datagram (v2), on the first of a session only (v2-first: later ones are
+ * bare and belong to the socket's session), or an SPP header on every
+ * datagram (spp).  The payload goes to the backend from the PROXY source
  * through that source's flow, a UDP socket bound transparently to it and
- * connected to the target.  The backend's replies go back to the peer,
- * bare, through the connected peer socket.  A flow closes after
+ * connected to the target.  The backend's replies go back to the peer
+ * through the connected peer socket: bare, or for SPP behind the flow's
+ * own SPP header, in the same datagram.  A flow closes after
  * -close-after seconds without traffic either way, by the poll(2) timeout;
  * the peer ends with its last flow.  A bad datagram is dropped and logged:
  * the flows and the worker carry on.
@@ -13,6 +16,7 @@
  * sends only on connected sockets, with no address of its own.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -46,6 +50,7 @@ struct flow {
 	unsigned long long	 up, down;	/* datagrams */
 	char			 src_s[ADDR_STRLEN];
 	char			 target_s[ADDR_STRLEN];
+	uint8_t			 spp[PP_SPP_LEN];	/* SPP: replies' header */
 };
 
 struct peer {
@@ -59,6 +64,10 @@ struct peer {
 	struct sockaddr_storage	 local;		/* where its datagrams arrive */
 	char			 peer_s[ADDR_STRLEN];
 	int			 synced;	/* HANDOFF_UDP_SYNC came */
+	/* v2-first: the header of the socket's session; session_set 0:
+	 * none yet.  Its flow ends the session when it expires. */
+	int			 session_set;
+	struct pp_header	 session;
 	unsigned long long	 datagrams;	/* from the peer, so far */
 	struct flow		*flows;
 	size_t			 nflows, capflows;
@@ -200,11 +209,56 @@ flow_close(struct peer *p, size_t i, const char *reason)
 {
 	struct flow *f = &p->flows[i];
 
+	/* v2-first: the session's flow expired, and the session with it. */
+	if (p->session_set && flow_find(p, &p->session) == f)
+		p->session_set = 0;
 	log_line(LOG_STATES, "flow_close id=%u peer=%s src=%s target=%s "
 	    "up=%llu down=%llu reason=%s", p->id, p->peer_s, f->src_s,
 	    f->target_s, f->up, f->down, reason);
 	close(f->fd);
 	p->flows[i] = p->flows[--p->nflows];
+}
+
+/*
+ * The header of datagram d, as -udp-framing frames it, in *hdr: the
+ * payload starts at hdr->len.  v2-first: a bare datagram gets the
+ * session's header with len 0, and *start says a header (re)starts the
+ * session.  Returns 0, or -1 (dropped, logged).
+ */
+static int
+datagram_header(struct peer *p, const uint8_t *d, size_t len,
+    struct pp_header *hdr, int *start)
+{
+	enum pp_reason why;
+	enum pp_status st;
+
+	*start = 0;
+	switch (p->opt->udp_framing) {
+	case UDP_FRAMING_SPP:
+		st = pp_parse_spp(d, len, hdr, &why);
+		break;
+	case UDP_FRAMING_V2_FIRST:
+		if (!pp_starts_v2(d, len)) {
+			if (!p->session_set) {
+				peer_drop(p, "-", drop_str(DROP_NO_SESSION), 0);
+				return -1;
+			}
+			*hdr = p->session;
+			hdr->len = 0;
+			return 0;
+		}
+		*start = 1;
+		st = pp_parse_datagram(d, len, hdr, &why);
+		break;
+	default:
+		st = pp_parse_datagram(d, len, hdr, &why);
+		break;
+	}
+	if (st != PP_OK) {
+		peer_drop(p, "-", pp_reason_str(why), 0);
+		return -1;
+	}
+	return 0;
 }
 
 /* One datagram from the peer: header, flow, payload to the backend. */
@@ -213,15 +267,13 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 {
 	char src_s[ADDR_STRLEN] = "local";
 	struct pp_header hdr;
-	enum pp_reason why;
 	struct flow *f;
 	ssize_t n;
+	int start;
 
 	p->datagrams++;
-	if (pp_parse_datagram(d, len, &hdr, &why) != PP_OK) {
-		peer_drop(p, "-", pp_reason_str(why), 0);
+	if (datagram_header(p, d, len, &hdr, &start) == -1)
 		return;
-	}
 #ifdef MMPROXY_TEST_TRIGGER
 	test_trigger_udp(d + hdr.len, len - hdr.len, p->down, &p->dial, p->id,
 	    &p->raw, &p->local);
@@ -236,6 +288,15 @@ peer_datagram(struct peer *p, const uint8_t *d, size_t len)
 	    (f = flow_open(p, &hdr, src_s)) == NULL)
 		return;
 	f->last_ms = now_ms();
+	if (p->opt->udp_framing == UDP_FRAMING_SPP)
+		memcpy(f->spp, d, PP_SPP_LEN);
+	if (start) {
+		p->session = hdr;
+		p->session_set = 1;
+		/* A session start alone is no datagram for the client. */
+		if (hdr.len == len)
+			return;
+	}
 	do {
 		n = send(f->fd, d + hdr.len, len - hdr.len,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -334,10 +395,26 @@ down_read(struct peer *p)
 }
 
 /*
- * Send the n datagrams in p->msg down to the peer, bare, skipping cut
- * ones (MSG_TRUNC).  One send(2) each, not sendmmsg(2): the worker's
- * filter lets a datagram out only with no address of its own, and it
- * cannot see the addresses inside sendmmsg's array.
+ * One reply to the peer: bare, or behind the flow's SPP header, in one
+ * datagram (writev(2) on the connected socket: the payload is not copied).
+ */
+static ssize_t
+down_send_one(struct peer *p, struct flow *f, const struct iovec *payload)
+{
+	struct iovec iov[2] = { { f->spp, PP_SPP_LEN }, *payload };
+
+	if (p->opt->udp_framing != UDP_FRAMING_SPP)
+		return send(p->down, payload->iov_base, payload->iov_len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* The peer socket is non-blocking: the supervisor made it so. */
+	return writev(p->down, iov, 2);
+}
+
+/*
+ * Send the n datagrams in p->msg down to the peer, skipping cut ones
+ * (MSG_TRUNC).  One send(2) or writev(2) each, not sendmmsg(2): the
+ * worker's filter lets a datagram out only with no address of its own,
+ * and it cannot see the addresses inside sendmmsg's array.
  */
 static void
 down_send(struct peer *p, struct flow *f, int n)
@@ -348,8 +425,7 @@ down_send(struct peer *p, struct flow *f, int n)
 	for (k = 0; k < n; k++) {
 		if (p->msg[k].msg_hdr.msg_flags & MSG_TRUNC)
 			continue;
-		r = send(p->down, p->iov[k].iov_base, p->iov[k].iov_len,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		r = down_send_one(p, f, &p->iov[k]);
 		if (r != -1)
 			continue;
 		/* EINTR, or an ICMP error about an earlier datagram, reported

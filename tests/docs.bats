@@ -72,3 +72,17 @@ flags_from_help() {
 teardown() {
 	ns_teardown
 }
+
+@test "make demo shows what the backend saw for every client, the SPP reply's header included, and leaves nothing behind" {
+	require_root
+	before=$(ip netns list | grep -c '^mmproxy-demo-' || true)
+	run "$ROOT/contrib/demo.sh" "$MMPROXY_BUILD"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^  backend answered: hello 198\.51\.100\.7:40000$' <<<"$output"
+	grep -q '^  backend answered: hello \[2001:db8::7\]:40001$' <<<"$output"
+	grep -q '^  backend answered: hello 198\.51\.100\.9:27015 ping$' <<<"$output"
+	grep -q '^  the reply came back behind the same 38-byte header: yes$' <<<"$output"
+	grep -q '^  backend answered: hello 198\.51\.100\.10:27016 pong$' <<<"$output"
+	[ "$(ip netns list | grep -c '^mmproxy-demo-' || true)" -eq "$before" ]
+}

@@ -3,7 +3,7 @@
  * no sanitizer report", it checks the parser's contract on every input:
  * a header ends where it says and every shorter prefix of it needs more,
  * a NEED_MORE size is a real size, and a verdict never depends on bytes
- * after the header.
+ * after the header.  SPP (-udp-framing spp) has the same checks.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,11 +63,38 @@ check_datagram(const uint8_t *data, size_t size)
 		abort();
 }
 
+/*
+ * SPP: OK exactly when the input is 38 bytes or more with the magic and a
+ * usable client; the header is always 38 bytes, and the payload never
+ * changes the verdict.
+ */
+static void
+check_spp(const uint8_t *data, size_t size)
+{
+	struct pp_header h, h2;
+	enum pp_reason why, why2;
+	enum pp_status st = pp_parse_spp(data, size, &h, &why);
+
+	if (st == PP_NEED_MORE || (st == PP_INVALID && why == PP_R_NONE))
+		abort();
+	if (size < PP_SPP_LEN || data[0] != 0x56 || data[1] != 0xec) {
+		if (st == PP_OK)
+			abort();
+		return;
+	}
+	if (st == PP_OK && h.len != PP_SPP_LEN)
+		abort();
+	if (pp_parse_spp(data, PP_SPP_LEN, &h2, &why2) != st ||
+	    (st == PP_OK && memcmp(&h.src, &h2.src, sizeof(h.src)) != 0))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_one(data, size, PP_STREAM);
 	check_one(data, size, PP_DGRAM);
 	check_datagram(data, size);
+	check_spp(data, size);
 	return 0;
 }

@@ -328,6 +328,100 @@ datagram_checks(uint8_t *b)
 	    why == PP_R_V1_ON_DGRAM, "datagram v1", "%s%s", "want v1_on_udp", "");
 }
 
+/* SPP: magic | client addr | proxy addr | client port | proxy port. */
+#define SPP_MAGIC	"56ec "
+#define SPP_C4		"00000000000000000000ffff c6336407 "	/* 198.51.100.7 */
+#define SPP_P4		"00000000000000000000ffff c0000202 "	/* 192.0.2.2 */
+#define SPP_C6		"20010db8000000000000000000000007 "
+#define SPP_P6		"20010db8000000000000000000000002 "
+
+static const struct spp_case {
+	const char	*name;
+	const char	*bytes;
+	int		 expect;
+	const char	*src;		/* OK */
+	const char	*dst;		/* OK */
+	enum pp_reason	 why;		/* BAD */
+} spp_cases[] = {
+	{ "SPP IPv4 (v4-mapped)", SPP_MAGIC SPP_C4 SPP_P4 "9c40 20fb 'ping'", OK,
+	  "198.51.100.7:40000", "192.0.2.2:8443", PP_R_NONE },
+	{ "SPP IPv6", SPP_MAGIC SPP_C6 SPP_P6 "9c41 20fb", OK,
+	  "[2001:db8::7]:40001", "[2001:db8::2]:8443", PP_R_NONE },
+	{ "SPP header only, empty payload", SPP_MAGIC SPP_C4 SPP_P4 "0001 0002",
+	  OK, "198.51.100.7:1", "192.0.2.2:2", PP_R_NONE },
+	{ "SPP 37 bytes", SPP_MAGIC SPP_C4 SPP_P4 "9c40 20", BAD, NULL, NULL,
+	  PP_R_SPP_SHORT },
+	{ "SPP empty", "", BAD, NULL, NULL, PP_R_SPP_SHORT },
+	{ "SPP wrong magic", "56ed " SPP_C4 SPP_P4 "9c40 20fb", BAD, NULL, NULL,
+	  PP_R_SPP_BAD_MAGIC },
+	{ "SPP a v2 header is not SPP", SIG "21 12 000c " A4 " *14", BAD, NULL,
+	  NULL, PP_R_SPP_BAD_MAGIC },
+	{ "SPP unspecified client", SPP_MAGIC "*16 " SPP_P4 "9c40 20fb", BAD,
+	  NULL, NULL, PP_R_BAD_SOURCE },
+	{ "SPP multicast client", SPP_MAGIC "00000000000000000000ffff e0000001 "
+	  SPP_P4 "9c40 20fb", BAD, NULL, NULL, PP_R_BAD_SOURCE },
+};
+
+/* Every SPP case; the header is always 38 bytes, the payload the rest. */
+static void
+spp_checks(uint8_t *b)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(spp_cases) / sizeof(spp_cases[0]); i++) {
+		const struct spp_case *t = &spp_cases[i];
+		size_t n = decode(t->bytes, b);
+		char src[ADDR_STRLEN], dst[ADDR_STRLEN];
+		enum pp_reason why;
+		struct pp_header h;
+		enum pp_status st = pp_parse_spp(b, n, &h, &why);
+
+		if (t->expect == BAD) {
+			check(st == PP_INVALID && why == t->why, t->name,
+			    "want %s, got %s", pp_reason_str(t->why),
+			    st == PP_INVALID ? pp_reason_str(why) : "OK");
+			continue;
+		}
+		addr_format(&h.src, src, sizeof(src));
+		addr_format(&h.dst, dst, sizeof(dst));
+		check(st == PP_OK && h.len == PP_SPP_LEN &&
+		    strcmp(src, t->src) == 0 && strcmp(dst, t->dst) == 0,
+		    t->name, "got %s", st == PP_OK ? src : pp_reason_str(why),
+		    "");
+	}
+}
+
+/*
+ * -udp-framing v2-first: what starts with the v2 signature is a header
+ * (header-only: a session start with no payload), anything else is bare.
+ */
+static void
+v2_first_checks(uint8_t *b)
+{
+	enum pp_reason why;
+	struct pp_header h;
+	size_t n;
+
+	n = decode(SIG "21 12 000c " A4, b);
+	check(pp_starts_v2(b, n) && pp_parse_datagram(b, n, &h, &why) == PP_OK &&
+	    h.len == n, "v2-first header only", "%s%s",
+	    "want a whole header and no payload", "");
+	n = decode(SIG "21 12 000c " A4 " 'hello'", b);
+	check(pp_starts_v2(b, n) && pp_parse_datagram(b, n, &h, &why) == PP_OK &&
+	    n - h.len == 5, "v2-first header and payload", "%s%s",
+	    "want the payload after the header", "");
+	n = decode("'hello'", b);
+	check(!pp_starts_v2(b, n), "v2-first bare", "%s%s",
+	    "a bare payload read as a header", "");
+	n = decode("0d0a0d0a000d0a51554954", b);
+	check(!pp_starts_v2(b, n), "v2-first 11 signature bytes", "%s%s",
+	    "a bare 11-byte payload read as a header", "");
+	n = decode(SIG, b);
+	check(pp_starts_v2(b, n) && pp_parse_datagram(b, n, &h, &why) ==
+	    PP_INVALID && why == PP_R_TRUNCATED, "v2-first signature only",
+	    "%s%s", "want a truncated header", "");
+}
+
 int
 main(void)
 {
@@ -354,6 +448,8 @@ main(void)
 	check(pp_parse(b, 0, PP_STREAM, &h, &why) == PP_NEED_MORE, "empty",
 	    "%s%s", "no bytes must need more", "");
 	datagram_checks(b);
+	spp_checks(b);
+	v2_first_checks(b);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;
 }
