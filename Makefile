@@ -53,6 +53,7 @@ SRCS = \
 	src/flags.c \
 	src/io.c \
 	src/listener.c \
+	src/localaddr.c \
 	src/log.c \
 	src/main.c \
 	src/notify.c \

@@ -22,6 +22,7 @@
 #include "dial.h"
 #include "dial_channel.h"
 #include "io.h"
+#include "localaddr.h"
 #include "log.h"
 
 /*
@@ -68,14 +69,16 @@ answer_wait(int ans, uint32_t seq, struct handoff *out, int *fd)
 /*
  * A worker's upstream socket for target family, bound to src (unmapped;
  * NULL: our own address, for LOCAL) and connecting (TCP) or connected
- * (UDP), asked of the supervisor on a's ctl and answered on its ans.
+ * (UDP) to dst (-dynamic-destination; NULL: -4 or -6), asked of the
+ * supervisor on a's ctl and answered on its ans.
  * *port_lost: a DIAL_PORT_ value.
  * Returns the socket, or -1 with errno set and *no_socket saying whether
- * the socket could not even be made (else: bound or connected it was not).
+ * the socket could not even be made (else: bound or connected it was not);
+ * errno EACCES and no socket: dst is not allowed.
  */
 int
 dial_ask(struct dial_asker *a, int family, const struct sockaddr_storage *src,
-    uint8_t *port_lost, int *no_socket)
+    const struct sockaddr_storage *dst, uint8_t *port_lost, int *no_socket)
 {
 	struct handoff req = { .tag = HANDOFF_TAG, .kind = HANDOFF_DIAL_REQ,
 	    .conn_id = ++a->seq, .upstream = UPSTREAM_BIT(family) };
@@ -88,6 +91,10 @@ dial_ask(struct dial_asker *a, int family, const struct sockaddr_storage *src,
 		req.peer = *src;
 	else
 		req.peer.ss_family = AF_UNSPEC;
+	if (dst != NULL)
+		req.local = *dst;
+	else
+		req.local.ss_family = AF_UNSPEC;
 	if (fdpass_send_plain(a->ctl, &req, NULL) == -1) {
 		*no_socket = 1;
 		return -1;
@@ -95,7 +102,7 @@ dial_ask(struct dial_asker *a, int family, const struct sockaddr_storage *src,
 	answer_wait(a->ans, a->seq, &h, &fd);
 	if (fd == -1) {
 		*no_socket = h.no_socket;
-		errno = h.error != 0 ? h.error : EAGAIN;
+		errno = h.refused ? EACCES : h.error != 0 ? h.error : EAGAIN;
 		return -1;
 	}
 	*port_lost = h.port_lost;
@@ -131,6 +138,13 @@ request_check(const struct dial_policy *pol, const uint8_t *m, size_t n,
 	    req->nfds != 0 || req->payload_len != 0 ||
 	    (req->upstream != UPSTREAM_V4 && req->upstream != UPSTREAM_V6))
 		return "dial_request_malformed";
+	/* A destination only with -dynamic-destination, of the family asked
+	 * for (a worker unmaps): whether it may be dialled is the policy's,
+	 * since a client names it (destination_allowed). */
+	if (req->local.ss_family != AF_UNSPEC && (!pol->opt->dynamic_destination ||
+	    req->local.ss_family != (req->upstream == UPSTREAM_V6 ? AF_INET6 :
+	    AF_INET)))
+		return "dial_request_malformed";
 	if (req->peer.ss_family == AF_UNSPEC)
 		return NULL;
 	if (!source_plausible(&req->peer,
@@ -139,6 +153,22 @@ request_check(const struct dial_policy *pol, const uint8_t *m, size_t n,
 	if (addr_loopback_claimed(&req->peer, &pol->client))
 		return "dial_request_loopback";
 	return NULL;
+}
+
+/*
+ * -dynamic-destination: may dst be dialled?  A usable address and a port,
+ * and this host's own (the kernel's local routes) or inside
+ * -allowed-destinations.  v4-mapped forms were refused as malformed.
+ */
+static int
+destination_allowed(const struct dial_policy *pol,
+    const struct sockaddr_storage *dst)
+{
+	if (addr_port(dst) == 0 || addr_is_unusable_source(dst))
+		return 0;
+	if (subnet_match_port(&pol->opt->allowed_dest, dst))
+		return 1;
+	return localaddr_is_local(dst);
 }
 
 /* Bytes the worker has not read yet on our end of channel ans; a
@@ -182,6 +212,17 @@ dial_answer(const struct dial_policy *pol, int ans, const uint8_t *m,
 	target = family == AF_INET6 ? &pol->opt->target6 : &pol->opt->target4;
 	h.conn_id = req.conn_id;
 	h.upstream = req.upstream;
+	if (req.local.ss_family != AF_UNSPEC) {
+		if (!destination_allowed(pol, &req.local)) {
+			h.refused = 1;
+			h.error = EACCES;
+			if (fdpass_send(ans, &h, &fd, NULL) == -1)
+				log_line(LOG_ERRORS, "dial_answer error=\"%s\"",
+				    strerror(errno));
+			return NULL;
+		}
+		target = &req.local;
+	}
 	if (spare != NULL && *spare != -1) {
 		fd = *spare;
 		*spare = -1;

@@ -30,7 +30,8 @@ struct dial_asker {
 };
 
 int		 dial_ask(struct dial_asker *a, int family,
-		    const struct sockaddr_storage *src, uint8_t *port_lost,
+		    const struct sockaddr_storage *src,
+		    const struct sockaddr_storage *dst, uint8_t *port_lost,
 		    int *no_socket);
 const char	*dial_answer(const struct dial_policy *pol, int ans,
 		    const uint8_t *m, size_t n, int *spare);

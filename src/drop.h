@@ -18,7 +18,8 @@
 	X(DROP_SEND_FAILED,	"send_failed")		\
 	X(DROP_LOOPBACK_SOURCE,	"loopback_source")	\
 	X(DROP_MISDELIVERED,	"misdelivered")		\
-	X(DROP_NO_SESSION,	"no_session")
+	X(DROP_NO_SESSION,	"no_session")		\
+	X(DROP_DEST_NOT_ALLOWED, "destination_not_allowed")
 
 #define DROP_ENUM(name, str) name,
 enum drop_reason {

@@ -30,8 +30,9 @@ enum handoff_kind {
 	/* Worker to supervisor, no fd: an upstream socket for a connection
 	 * or a UDP flow.  upstream: the family's UPSTREAM_ bit (the target is
 	 * -4's or -6's, the supervisor's choice); peer: the PROXY source to
-	 * bind to, or AF_UNSPEC for our own address (LOCAL); conn_id: a
-	 * sequence number. */
+	 * bind to, or AF_UNSPEC for our own address (LOCAL); local: with
+	 * -dynamic-destination, the PROXY destination wanted instead (the
+	 * supervisor checks it), else AF_UNSPEC; conn_id: a sequence number. */
 	HANDOFF_DIAL_REQ = 5,
 	/* The answer, on the worker's ctl (TCP) or socket channel (UDP):
 	 * fds[0] the socket, bound and connecting (TCP) or connected (UDP);
@@ -56,6 +57,8 @@ struct handoff {
 	uint16_t	error;		/* HANDOFF_DIALED: errno, or 0 */
 	uint8_t		port_lost;	/* HANDOFF_DIALED */
 	uint8_t		no_socket;	/* HANDOFF_DIALED: none could be made */
+	uint8_t		refused;	/* HANDOFF_DIALED: destination not
+					 * allowed (-dynamic-destination) */
 	/* The client's address as accept() gave it (unmapped), so that the
 	 * worker does not ask again; AF_UNSPEC: the worker asks. */
 	struct sockaddr_storage peer;

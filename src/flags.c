@@ -301,6 +301,14 @@ set_allowed(struct options *o, const struct flag *f, const char *val)
 }
 
 static void
+set_allowed_dest(struct options *o, const struct flag *f, const char *val)
+{
+	if (val[0] == '\0')
+		usage_error("-%s: empty path", f->name);
+	o->allowed_destinations_path = val;
+}
+
+static void
 show_help(struct options *o, const struct flag *f, const char *val)
 {
 	(void)o, (void)f, (void)val;
@@ -326,6 +334,10 @@ static const struct flag flags[] = {
 	  "File of allowed proxy subnets, one CIDR a line (default: all)" },
 	{ "close-after", "seconds", NUMBER(close_after, 0, SECONDS_MAX, 0), 0,
 	  "Seconds after which an idle UDP flow is closed (default 60)" },
+	{ "dynamic-destination", NULL, set_bool,
+	  offsetof(struct options, dynamic_destination), 0, 0, 0, 0,
+	  "Dial the PROXY header's destination instead of -4/-6, if it is this "
+	  "host's or in -allowed-destinations (kzemek's go-mmproxy)" },
 	{ "l", "addr", set_listen, 0, 0, 0, 0, 0,
 	  "Address the proxy listens on (default \"0.0.0.0:8443\")" },
 	{ "listen-transparent", NULL, set_bool,
@@ -341,6 +353,9 @@ static const struct flag flags[] = {
 	{ "v", "level", set_verbose, offsetof(struct options, verbose), 0,
 	  UINT32_MAX, 0, 0, "0: no per-connection logs; 1: errors; 2: every state change" },
 
+	{ "allowed-destinations", "file", set_allowed_dest, 0, 0, 0, 0, 1,
+	  "With -dynamic-destination: destinations beyond this host's own, "
+	  "CIDR[:port[-port]] a line (default: none)" },
 	{ "dial-timeout", "seconds", NUMBER(dial_timeout, 1, 3600, 10), 1,
 	  "Seconds to wait for the upstream connect (default 10)" },
 	{ "drain-timeout", "seconds", NUMBER(drain_timeout, 0, SECONDS_MAX, 10), 1,
@@ -391,8 +406,9 @@ flags_usage(void)
 {
 	size_t i;
 
-	printf("usage: mmproxy [-4 addr] [-6 addr] [-allowed-subnets file]\n"
-	    "               [-close-after seconds] [-dial-timeout seconds]\n"
+	printf("usage: mmproxy [-4 addr] [-6 addr] [-allowed-destinations file]\n"
+	    "               [-allowed-subnets file] [-close-after seconds]\n"
+	    "               [-dial-timeout seconds] [-dynamic-destination]\n"
 	    "               [-drain-timeout seconds] [-notify-fd fd]\n"
 	    "               [-header-timeout seconds] [-idle-timeout seconds]\n"
 	    "               [-l addr] [-listen-transparent] [-listeners n] "
@@ -487,6 +503,9 @@ flags_parse(int argc, char **argv, struct options *opt)
 	}
 	if (opt->workers > opt->max_conns)
 		opt->workers = opt->max_conns;
+	if (opt->allowed_destinations_path != NULL && !opt->dynamic_destination)
+		usage_error("-allowed-destinations: only with "
+		    "-dynamic-destination");
 	if (!opt->udp && opt->udp_framing_set)
 		usage_error("-udp-framing: only with -p udp");
 	/* Never "expire at once": every datagram would open a new flow. */

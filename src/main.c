@@ -50,12 +50,27 @@ allowed_subnets_load(struct options *opt)
 
 	if (opt->allowed_subnets_path == NULL)
 		return;
-	if (subnet_load(opt->allowed_subnets_path, &opt->allowed, err,
+	if (subnet_load(opt->allowed_subnets_path, &opt->allowed, 0, err,
 	    sizeof(err)) == -1)
 		fatalx("-allowed-subnets: %s", err);
 	if (opt->allowed.warning[0] != '\0')
 		log_line(LOG_ALWAYS, "warning: -allowed-subnets: %s",
 		    opt->allowed.warning);
+}
+
+static void
+allowed_destinations_load(struct options *opt)
+{
+	char err[512];
+
+	if (opt->allowed_destinations_path == NULL)
+		return;
+	if (subnet_load(opt->allowed_destinations_path, &opt->allowed_dest, 1,
+	    err, sizeof(err)) == -1)
+		fatalx("-allowed-destinations: %s", err);
+	if (opt->allowed_dest.warning[0] != '\0')
+		log_line(LOG_ALWAYS, "warning: -allowed-destinations: %s",
+		    opt->allowed_dest.warning);
 }
 
 /*
@@ -182,6 +197,7 @@ main(int argc, char **argv)
 	log_init((int)opt.verbose);
 	resolve_names(&opt);
 	allowed_subnets_load(&opt);
+	allowed_destinations_load(&opt);
 	privilege_resolve(opt.user, &ra);
 	notify_init(opt.notify_fd != 0 ? (int)opt.notify_fd : -1);
 	/* A write to a vanished peer must be an EPIPE, not a death. */

@@ -37,6 +37,9 @@ struct options {
 	unsigned		 listeners;
 	const char		*allowed_subnets_path;
 	struct subnet_list	 allowed;	/* used when path != NULL */
+	int			 dynamic_destination;	/* the header's dst */
+	const char		*allowed_destinations_path;
+	struct subnet_list	 allowed_dest;	/* beyond this host's own */
 	unsigned		 close_after;	/* seconds, UDP */
 	unsigned		 header_timeout;	/* seconds */
 	unsigned		 dial_timeout;	/* seconds */

@@ -1,5 +1,7 @@
 /*
- * -allowed-subnets: one CIDR a line, '#' comments, blank lines.  Any
+ * -allowed-subnets and -allowed-destinations: one CIDR a line (for
+ * destinations, optionally ":port" or ":lo-hi" after it), '#' comments,
+ * blank lines.  Any
  * doubt at load time is an error naming FILE:LINE, and an empty list is
  * an error too: the list fails closed, never open.  One exception, for
  * go-mmproxy's files: host bits (10.0.0.1/8) are cleared, as Go's
@@ -77,24 +79,47 @@ trim(char *s)
 	return s;
 }
 
+/* ":port" or ":lo-hi" into out's range.  Returns NULL, or what is wrong. */
+static const char *
+parse_ports(const char *s, struct subnet *out)
+{
+	const char *dash = strchr(s, '-');
+	size_t lolen = dash != NULL ? (size_t)(dash - s) : strlen(s);
+
+	if (addr_parse_port(s, lolen, &out->port_lo) == -1)
+		return "invalid port";
+	out->port_hi = out->port_lo;
+	if (dash != NULL && addr_parse_port(dash + 1, strlen(dash + 1),
+	    &out->port_hi) == -1)
+		return "invalid port";
+	if (out->port_hi < out->port_lo)
+		return "port range ends before it starts";
+	return NULL;
+}
+
 /*
- * Parse one CIDR.  Returns NULL, or what is wrong with it.  *masked is set
- * to 1 if host bits had to be cleared.
+ * Parse one CIDR, with ports (":port", ":lo-hi") if ports is 1.  Returns
+ * NULL, or what is wrong with it.  *masked is set to 1 if host bits had to
+ * be cleared.
  */
 static const char *
-parse_cidr(const char *s, struct subnet *out, int *masked)
+parse_cidr(const char *s, int ports, struct subnet *out, int *masked)
 {
 	struct sockaddr_storage sa;
-	const char *slash = strchr(s, '/');
+	const char *slash = strchr(s, '/'), *colon, *why;
 	const uint8_t *bytes;
-	size_t len;
+	size_t len, plen;
 	unsigned prefix;
 
 	if (slash == NULL)
 		return "expected address/prefix";
 	if (addr_parse_ip(s, (size_t)(slash - s), &sa) == -1)
 		return "invalid address";
-	if (addr_parse_port(slash + 1, strlen(slash + 1), &prefix) == -1)
+	colon = strchr(slash, ':');
+	if (colon != NULL && !ports)
+		return "a port is not allowed here";
+	plen = colon != NULL ? (size_t)(colon - slash - 1) : strlen(slash + 1);
+	if (addr_parse_port(slash + 1, plen, &prefix) == -1)
 		return "invalid prefix length";
 	bytes = ip_bytes(&sa, &len);
 	if (prefix > len * 8)
@@ -102,7 +127,10 @@ parse_cidr(const char *s, struct subnet *out, int *masked)
 	memset(out, 0, sizeof(*out));
 	out->family = sa.ss_family;
 	out->prefix = prefix;
+	out->port_hi = 65535;
 	memcpy(out->addr, bytes, len);
+	if (colon != NULL && (why = parse_ports(colon + 1, out)) != NULL)
+		return why;
 	/* Host bits set may be a typo, but go-mmproxy (Go's net.ParseCIDR)
 	 * takes the network: so do we, and the caller warns. */
 	*masked = host_bits_clear(out->addr, len, prefix);
@@ -143,11 +171,13 @@ warn_masked(struct subnet_list *list, const char *path, unsigned lineno,
 }
 
 /*
- * Load path into list.  Returns 0, or -1 with a message "path:line: what"
- * in err.  On success list->warning is "" or one warning (host bits set).
+ * Load path into list; ports: lines may end in ":port" or ":lo-hi".
+ * Returns 0, or -1 with a message "path:line: what" in err.  On success
+ * list->warning is "" or one warning (host bits set).
  */
 int
-subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen)
+subnet_load(const char *path, struct subnet_list *list, int ports, char *err,
+    size_t errlen)
 {
 	char buf[SUBNET_LINE_MAX];
 	unsigned lineno = 0;
@@ -176,7 +206,7 @@ subnet_load(const char *path, struct subnet_list *list, char *err, size_t errlen
 		line = trim(buf);
 		if (*line == '\0')
 			continue;
-		if ((why = parse_cidr(line, &s, &masked)) != NULL) {
+		if ((why = parse_cidr(line, ports, &s, &masked)) != NULL) {
 			snprintf(err, errlen, "%s:%u: %s: \"%s\"", path, lineno,
 			    why, line);
 			goto fail;
@@ -214,24 +244,46 @@ subnet_free(struct subnet_list *list)
 	list->n = 0;
 }
 
+/* The entry of list that holds sa (v4-mapped counts as IPv4), or NULL. */
+static const struct subnet *
+subnet_find(const struct subnet_list *list, const struct sockaddr_storage *sa,
+    int with_port)
+{
+	struct sockaddr_storage p = *sa;
+	const uint8_t *bytes;
+	unsigned port;
+	size_t i, len;
+
+	addr_unmap(&p);
+	if (p.ss_family != AF_INET && p.ss_family != AF_INET6)
+		return NULL;
+	bytes = ip_bytes(&p, &len);
+	port = addr_port(&p);
+	for (i = 0; i < list->n; i++) {
+		const struct subnet *s = &list->v[i];
+
+		if (s->family == p.ss_family &&
+		    prefix_equal(s->addr, bytes, s->prefix) &&
+		    (!with_port || (port >= s->port_lo && port <= s->port_hi)))
+			return s;
+	}
+	return NULL;
+}
+
 /*
  * 1 if peer (v4-mapped counts as IPv4) is inside a subnet of list, else 0.
  */
 int
 subnet_match(const struct subnet_list *list, const struct sockaddr_storage *peer)
 {
-	struct sockaddr_storage p = *peer;
-	const uint8_t *bytes;
-	size_t i, len;
+	return subnet_find(list, peer, 0) != NULL;
+}
 
-	addr_unmap(&p);
-	if (p.ss_family != AF_INET && p.ss_family != AF_INET6)
-		return 0;
-	bytes = ip_bytes(&p, &len);
-	for (i = 0; i < list->n; i++) {
-		if (list->v[i].family == p.ss_family &&
-		    prefix_equal(list->v[i].addr, bytes, list->v[i].prefix))
-			return 1;
-	}
-	return 0;
+/* 1 if sa's address is inside an entry of list and its port in the
+ * entry's range, else 0. */
+int
+subnet_match_port(const struct subnet_list *list,
+    const struct sockaddr_storage *sa)
+{
+	return subnet_find(list, sa, 1) != NULL;
 }

@@ -10,6 +10,7 @@ struct subnet {
 	int		family;
 	uint8_t		addr[16];
 	unsigned	prefix;
+	unsigned	port_lo, port_hi;	/* 0-65535 unless a line says */
 };
 
 struct subnet_list {
@@ -19,10 +20,12 @@ struct subnet_list {
 	char		 warning[320];
 };
 
-int	subnet_load(const char *path, struct subnet_list *list, char *err,
-	    size_t errlen);
+int	subnet_load(const char *path, struct subnet_list *list, int ports,
+	    char *err, size_t errlen);
 void	subnet_free(struct subnet_list *list);
 int	subnet_match(const struct subnet_list *list,
 	    const struct sockaddr_storage *peer);
+int	subnet_match_port(const struct subnet_list *list,
+	    const struct sockaddr_storage *sa);
 
 #endif

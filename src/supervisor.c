@@ -117,33 +117,51 @@ supervisor_stop(struct supervisor *s, int sig)
 }
 
 /*
- * SIGHUP: read -allowed-subnets again.  A file that does not load leaves
- * the old list in force, and says why.
+ * One list read again from path (ports: with ":port" ranges) into *cur,
+ * logged under key (allowed_subnets, allowed_destinations).  A file that
+ * does not load leaves *cur in force.
+ */
+static void
+list_reload(const char *key, const char *flag, const char *path, int ports,
+    struct subnet_list *cur)
+{
+	struct subnet_list fresh;
+	char err[512];
+
+	if (subnet_load(path, &fresh, ports, err, sizeof(err)) == -1) {
+		log_line(LOG_ALWAYS, "reload %s=%s kept=%zu error=\"%s\"", key,
+		    path, cur->n, err);
+		return;
+	}
+	if (fresh.warning[0] != '\0')
+		log_line(LOG_ALWAYS, "warning: -%s: %s", flag, fresh.warning);
+	subnet_free(cur);
+	*cur = fresh;
+	log_line(LOG_ALWAYS, "reload %s=%s subnets=%zu", key, path, cur->n);
+}
+
+/*
+ * SIGHUP: read -allowed-subnets and -allowed-destinations again, and the
+ * names of -4 and -6.  A file that does not load leaves the old list in
+ * force, and says why.
  */
 static void
 supervisor_reload(struct supervisor *s)
 {
-	const char *path = s->opt->allowed_subnets_path;
-	struct subnet_list fresh;
-	char err[512], state[64];
+	char state[64];
 
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%lld",
 	    (long long)now_ms() * 1000);
 	notify_state(state);
-	if (path == NULL)
+	if (s->opt->allowed_subnets_path == NULL)
 		log_line(LOG_ALWAYS, "reload allowed_subnets=any");
-	else if (subnet_load(path, &fresh, err, sizeof(err)) == -1)
-		log_line(LOG_ALWAYS, "reload allowed_subnets=%s kept=%zu "
-		    "error=\"%s\"", path, s->allowed.n, err);
-	else {
-		if (fresh.warning[0] != '\0')
-			log_line(LOG_ALWAYS, "warning: -allowed-subnets: %s",
-			    fresh.warning);
-		subnet_free(&s->allowed);
-		s->allowed = fresh;
-		log_line(LOG_ALWAYS, "reload allowed_subnets=%s subnets=%zu",
-		    path, s->allowed.n);
-	}
+	else
+		list_reload("allowed_subnets", "allowed-subnets",
+		    s->opt->allowed_subnets_path, 0, &s->allowed);
+	/* The dial policy reads the options' list: the supervisor's own. */
+	if (s->opt->allowed_destinations_path != NULL)
+		list_reload("allowed_destinations", "allowed-destinations",
+		    s->opt->allowed_destinations_path, 1, &s->opt->allowed_dest);
 	/* A target given by name moved: the supervisor dials the new
 	 * address at once; idle workers, which log the old one, make way
 	 * for fresh ones that carry the new. */

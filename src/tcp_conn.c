@@ -179,6 +179,9 @@ choose_target(const struct options *opt, const struct conn *c,
 {
 	int fam = hdr->real_endpoints ? c->peer.ss_family : hdr->src.ss_family;
 
+	/* -dynamic-destination: the header's, which the supervisor checks. */
+	if (opt->dynamic_destination && !hdr->real_endpoints)
+		return &hdr->dst;
 	return fam == AF_INET ? &opt->target4 : &opt->target6;
 }
 
@@ -253,12 +256,23 @@ conn_dial(const struct options *opt, struct conn *c, struct dial_asker *da,
 {
 	int64_t deadline = now_ms() + (int64_t)opt->dial_timeout * 1000;
 	uint8_t port_lost;
-	int up, no_socket;
+	int up, no_socket, dynamic = target == &hdr->dst;
 
+	/* A destination of another family than the source's cannot be
+	 * dialled from it. */
+	if (dynamic && target->ss_family != hdr->src.ss_family) {
+		conn_drop(c, drop_str(DROP_DEST_NOT_ALLOWED), 0);
+		return -1;
+	}
 	up = dial_ask(da, target->ss_family,
-	    hdr->real_endpoints ? NULL : &hdr->src, &port_lost, &no_socket);
+	    hdr->real_endpoints ? NULL : &hdr->src, dynamic ? target : NULL,
+	    &port_lost, &no_socket);
 	if (up == -1 && no_socket) {
 		conn_drop(c, drop_str(DROP_SOCKET_FAILED), errno);
+		return -1;
+	}
+	if (up == -1 && dynamic && errno == EACCES) {
+		conn_drop(c, drop_str(DROP_DEST_NOT_ALLOWED), 0);
 		return -1;
 	}
 	if (up == -1 || dial_wait_connected(up, deadline) == -1) {

@@ -129,18 +129,18 @@ trigger_any(const uint8_t *p, size_t len, int fd)
 	}
 }
 
-/* The acts on the dial channel (da). */
+/* The acts on the dial channel (da); fd: the worker's client socket. */
 static void
-trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da)
+trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da, int fd_c)
 {
 	uint8_t lost;
 	int fd, no_socket;
 
 	if (act_is(p, len, "dial twice")) {
-		fd = dial_ask(da, AF_INET, NULL, &lost, &no_socket);
+		fd = dial_ask(da, AF_INET, NULL, NULL, &lost, &no_socket);
 		if (fd != -1)
 			close(fd);
-		(void)dial_ask(da, AF_INET, NULL, &lost, &no_socket);
+		(void)dial_ask(da, AF_INET, NULL, NULL, &lost, &no_socket);
 		linger();
 	}
 	/* A loopback source, which only a balancer on this host may name. */
@@ -150,7 +150,7 @@ trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da)
 
 		memset(&src, 0, sizeof(src));
 		memcpy(&src, &lo, sizeof(lo));
-		fd = dial_ask(da, AF_INET, &src, &lost, &no_socket);
+		fd = dial_ask(da, AF_INET, &src, NULL, &lost, &no_socket);
 		if (fd != -1)
 			close(fd);
 		linger();
@@ -164,7 +164,7 @@ trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da)
 		any.sin_addr.s_addr = 0;
 		memset(&src, 0, sizeof(src));
 		memcpy(&src, &any, sizeof(any));
-		(void)dial_ask(da, AF_INET, &src, &lost, &no_socket);
+		(void)dial_ask(da, AF_INET, &src, NULL, &lost, &no_socket);
 		linger();
 	}
 	if (act_is(p, len, "dial family")) {
@@ -174,7 +174,26 @@ trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da)
 		v4.sin_addr.s_addr = htonl(0xc6336404);
 		memset(&src, 0, sizeof(src));
 		memcpy(&src, &v4, sizeof(v4));
-		(void)dial_ask(da, AF_INET6, &src, &lost, &no_socket);
+		(void)dial_ask(da, AF_INET6, &src, NULL, &lost, &no_socket);
+		linger();
+	}
+	/* A destination of its own choosing (-dynamic-destination): the
+	 * client hears whether a socket came; without the flag, asking at
+	 * all is malformed. */
+	if (act_is(p, len, "dial destination")) {
+		struct sockaddr_storage dst;
+		struct sockaddr_in there = elsewhere(9);
+		const char *say;
+
+		there.sin_addr.s_addr = htonl(0xc0000201);	/* 192.0.2.1 */
+		memset(&dst, 0, sizeof(dst));
+		memcpy(&dst, &there, sizeof(there));
+		fd = dial_ask(da, AF_INET, NULL, &dst, &lost, &no_socket);
+		say = fd != -1 ? "dial: made\n" : errno == EACCES ?
+		    "dial: refused\n" : "dial: failed\n";
+		if (fd != -1)
+			close(fd);
+		(void)write(fd_c, say, strlen(say));
 		linger();
 	}
 	if (act_is(p, len, "dial malformed")) {
@@ -195,7 +214,7 @@ test_trigger_tcp(const uint8_t *p, size_t len, int client,
 	uint8_t idle = 0;
 
 	trigger_any(p, len, client);
-	trigger_dial(p, len, da);
+	trigger_dial(p, len, da, client);
 	if (act_is(p, len, "idle twice")) {
 		(void)send(da->ctl, &idle, 1, MSG_NOSIGNAL);
 		(void)send(da->ctl, &idle, 1, MSG_NOSIGNAL);
@@ -225,7 +244,7 @@ test_trigger_udp(const uint8_t *p, size_t len, int down, struct dial_asker *da,
 		last_peer = *peer;
 	}
 	trigger_any(p, len, down);
-	trigger_dial(p, len, da);
+	trigger_dial(p, len, da, down);
 	memcpy(&h.peer, &from, sizeof(from));
 	/* A bounce for a local address this worker was never given (a
 	 * privileged port), or from a peer that is no IP address. */

@@ -148,6 +148,9 @@ flow_target(const struct peer *p, const struct pp_header *hdr)
 {
 	int fam = hdr->real_endpoints ? p->addr.ss_family : hdr->src.ss_family;
 
+	/* -dynamic-destination: the header's, which the supervisor checks. */
+	if (p->opt->dynamic_destination && !hdr->real_endpoints)
+		return &hdr->dst;
 	return fam == AF_INET ? &p->opt->target4 : &p->opt->target6;
 }
 
@@ -173,7 +176,7 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 	const struct sockaddr_storage *target = flow_target(p, hdr);
 	uint8_t port_lost;
 	struct flow *f;
-	int fd, no_socket;
+	int fd, no_socket, dynamic = target == &hdr->dst;
 
 	if (p->nflows == p->opt->max_flows) {
 		peer_drop(p, src_s, drop_str(DROP_TOO_MANY_FLOWS), 0);
@@ -183,8 +186,17 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 		peer_drop(p, src_s, drop_str(DROP_NO_MEMORY), 0);
 		return NULL;
 	}
+	if (dynamic && target->ss_family != hdr->src.ss_family) {
+		peer_drop(p, src_s, drop_str(DROP_DEST_NOT_ALLOWED), 0);
+		return NULL;
+	}
 	fd = dial_ask(&p->dial, target->ss_family,
-	    hdr->real_endpoints ? NULL : &hdr->src, &port_lost, &no_socket);
+	    hdr->real_endpoints ? NULL : &hdr->src, dynamic ? target : NULL,
+	    &port_lost, &no_socket);
+	if (fd == -1 && dynamic && !no_socket && errno == EACCES) {
+		peer_drop(p, src_s, drop_str(DROP_DEST_NOT_ALLOWED), 0);
+		return NULL;
+	}
 	if (fd == -1) {
 		peer_drop(p, src_s, drop_str(no_socket ? DROP_SOCKET_FAILED :
 		    DROP_DIAL_FAILED), errno);

@@ -43,7 +43,7 @@ load_fails(const char *text, const char *want_in_err)
 	struct subnet_list l;
 	char err[512], want[600];
 	const char *path = write_file(text);
-	int r = subnet_load(path, &l, err, sizeof(err));
+	int r = subnet_load(path, &l, 0, err, sizeof(err));
 
 	snprintf(want, sizeof(want), "%s%s", path, want_in_err);
 	check(r == -1, text, "loaded, want an error");
@@ -52,6 +52,36 @@ load_fails(const char *text, const char *want_in_err)
 	else
 		subnet_free(&l);
 	unlink(path);
+}
+
+static void
+load_fails_ports(const char *text, const char *want_in_err)
+{
+	struct subnet_list l;
+	char err[512], want[600];
+	const char *path = write_file(text);
+	int r = subnet_load(path, &l, 1, err, sizeof(err));
+
+	snprintf(want, sizeof(want), "%s%s", path, want_in_err);
+	check(r == -1, text, "loaded, want an error");
+	if (r == -1)
+		check(strstr(err, want) != NULL, text, err);
+	else
+		subnet_free(&l);
+	unlink(path);
+}
+
+static int
+matches_port(const struct subnet_list *l, const char *ip, unsigned port)
+{
+	struct sockaddr_storage sa;
+
+	if (addr_parse_ip(ip, strlen(ip), &sa) == -1) {
+		printf("bad test address %s\n", ip);
+		exit(2);
+	}
+	addr_set_port(&sa, port);
+	return subnet_match_port(l, &sa);
 }
 
 static int
@@ -75,7 +105,7 @@ main(void)
 	    "192.0.2.128/25 # comment\r\n2001:db8::/32\n203.0.113.7/32\n"
 	    "\t::1/128\n");
 
-	check(subnet_load(path, &l, err, sizeof(err)) == 0, "load", err);
+	check(subnet_load(path, &l, 0, err, sizeof(err)) == 0, "load", err);
 	unlink(path);
 	check(l.n == 5, "load", "want 5 subnets");
 	check(matches(&l, "10.1.2.3"), "10.1.2.3", "want match");
@@ -97,7 +127,7 @@ main(void)
 	/* Host bits, as Go's net.ParseCIDR: the network, and one warning
 	 * naming the first such line. */
 	path = write_file("10.0.0.0/8\n192.0.2.77/25\n2001:db8::1/32\n");
-	check(subnet_load(path, &l, err, sizeof(err)) == 0, "host bits", err);
+	check(subnet_load(path, &l, 0, err, sizeof(err)) == 0, "host bits", err);
 	check(l.n == 3, "host bits", "want 3 subnets");
 	check(matches(&l, "192.0.2.1"), "192.0.2.1", "want match (/25)");
 	check(!matches(&l, "192.0.2.200"), "192.0.2.200", "want no match");
@@ -117,7 +147,27 @@ main(void)
 	load_fails("10.0.0/8\n", ":1: invalid address");
 	load_fails("# nothing\n\n", ":2: no subnet");
 	load_fails("", ":0: no subnet");
-	check(subnet_load("/nonexistent/allowed", &l, err, sizeof(err)) == -1 &&
+	/* -allowed-destinations: ports after the prefix. */
+	path = write_file("192.0.2.0/24:443\n2001:db8::/32:1000-1999\n"
+	    "10.0.0.0/8\n");
+	check(subnet_load(path, &l, 1, err, sizeof(err)) == 0, "ports", err);
+	unlink(path);
+	check(matches_port(&l, "192.0.2.9", 443), "192.0.2.9:443", "want match");
+	check(!matches_port(&l, "192.0.2.9", 444), "192.0.2.9:444",
+	    "want no match");
+	check(matches_port(&l, "2001:db8::5", 1999), "[2001:db8::5]:1999",
+	    "want match");
+	check(!matches_port(&l, "2001:db8::5", 2000), "[2001:db8::5]:2000",
+	    "want no match");
+	check(matches_port(&l, "10.1.1.1", 1), "10.1.1.1:1",
+	    "want match (no port: all)");
+	check(matches(&l, "192.0.2.9"), "192.0.2.9", "want match (address)");
+	subnet_free(&l);
+	load_fails("192.0.2.0/24:443\n", ":1: a port is not allowed here");
+	load_fails_ports("192.0.2.0/24:\n", ":1: invalid port");
+	load_fails_ports("192.0.2.0/24:2-1\n", ":1: port range ends before");
+	load_fails_ports("192.0.2.0/24:65536\n", ":1: invalid port");
+	check(subnet_load("/nonexistent/allowed", &l, 0, err, sizeof(err)) == -1 &&
 	    strstr(err, "/nonexistent/allowed: No such file") != NULL,
 	    "missing file", err);
 	printf("%d passed, %d failed\n", passed, failed);
