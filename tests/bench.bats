@@ -20,11 +20,17 @@ load helpers
 	# Every mode ran and moved data without errors through mmproxy, and
 	# the proxy's CPU over the run was counted, per unit of work too.
 	for m in stream pingpong connect udp; do
-		line=$(grep -E "^  run 1 mmproxy +mode=$m " <<<"$output")
+		line=$(grep -E "^  run 1 mmproxy +mode=$m " <<<"$output" | head -1)
 		[[ "$line" =~ \ errors=0\  ]]
 		[[ ! "$line" =~ \ ops=0\  ]] || [ "$m" = stream ]
 		[[ "$line" =~ \ cpu_us=[1-9][0-9]*\ cpu_per_op=[0-9]+\.[0-9]$ ]]
 	done
+	# SPP: every reply wrapped, every one counted; quoted against v2.
+	line=$(grep -E "^  run 1 mmproxy +mode=udp .* framing=spp " <<<"$output")
+	[[ "$line" =~ \ errors=0\  ]]
+	[[ ! "$line" =~ \ ops=0\  ]]
+	grep -E '^  mmproxy +framings: +UDP v2 [1-9][0-9]* dg/s .*, spp [1-9][0-9]* dg/s \(CPU [0-9.]+ us/dg, lost [0-9]+\): spp/v2 rate [0-9.]+, CPU per datagram [0-9.]+$' <<<"$output"
+	grep -q '"mmproxy": {.*"udp_spp_dps": [1-9]' "$out"
 	# No proxy, no proxy CPU.
 	! grep -E "^  run 1 direct .* cpu_us=" <<<"$output"
 	grep -E '^\| +\| .* CPU us/MB \| +req/s \| CPU us/req \| .* conn/s \| CPU us/conn \| .* UDP dg/s \| CPU us/dg \|' <<<"$output"
@@ -34,7 +40,7 @@ load helpers
 	grep -q '"direct": {.*"cpu_us_per_request": null' "$out"
 	# UDP: through no proxy and through mmproxy, datagrams echoed.
 	for t in direct mmproxy; do
-		line=$(grep -E "^  run 1 $t +mode=udp " <<<"$output")
+		line=$(grep -E "^  run 1 $t +mode=udp " <<<"$output" | head -1)
 		[[ "$line" =~ \ errors=0\  ]]
 		[[ ! "$line" =~ \ ops=0\  ]]
 	done

@@ -16,7 +16,7 @@
  *             datagrams/s, p50/p99, lost
  *
  *   loadgen --target ADDR:PORT --mode MODE [--conns N] [--duration S]
- *           [--proxy v1|none] [--uid-base N]
+ *           [--proxy v1|spp|none] [--uid-base N]   (spp: udp only)
  *
  * Sources come from --uid-base on, one per connection; "uids=" in the
  * results says how many were used, so that the next run can start past
@@ -297,9 +297,28 @@ struct flow {
 	int		fd;
 	uint32_t	seq;		/* of the datagram in flight */
 	int64_t		t0;
-	uint8_t		hdr[28];
+	uint8_t		hdr[38];
 	size_t		hdr_len;
 };
+
+/* --proxy spp: Cloudflare's Simple Proxy Protocol, both ways. */
+static int use_spp;
+
+/* The flow's SPP header: magic, client and proxy as ::ffff:a.b.c.d, ports. */
+static void
+udp_spp_header(struct flow *f, uint32_t src, uint32_t dst, uint16_t sport,
+    uint16_t dport)
+{
+	memset(f->hdr, 0, sizeof(f->hdr));
+	f->hdr[0] = 0x56;
+	f->hdr[1] = 0xec;
+	f->hdr[12] = f->hdr[13] = f->hdr[28] = f->hdr[29] = 0xff;
+	memcpy(f->hdr + 14, &src, 4);
+	memcpy(f->hdr + 30, &dst, 4);
+	memcpy(f->hdr + 34, &sport, 2);
+	memcpy(f->hdr + 36, &dport, 2);
+	f->hdr_len = 38;
+}
 
 static void
 udp_header(struct flow *f, unsigned uid)
@@ -313,6 +332,10 @@ udp_header(struct flow *f, unsigned uid)
 	f->hdr_len = 0;
 	if (!use_proxy)
 		return;
+	if (use_spp) {
+		udp_spp_header(f, src, dst, sport, dport);
+		return;
+	}
 	memcpy(f->hdr, sig, 12);
 	f->hdr[12] = 0x21;		/* version 2, PROXY */
 	f->hdr[13] = 0x12;		/* AF_INET, DGRAM */
@@ -327,7 +350,7 @@ udp_header(struct flow *f, unsigned uid)
 static void
 udp_send(struct flow *f)
 {
-	uint8_t pkt[28 + 4 + MSG_LEN];
+	uint8_t pkt[38 + 4 + MSG_LEN];
 	size_t n = f->hdr_len;
 
 	f->seq++;
@@ -350,10 +373,15 @@ udp_recv(struct flow *f)
 	uint32_t seq;
 	ssize_t n;
 
+	/* SPP: every reply comes behind the flow's own header. */
+	size_t skip = use_spp && use_proxy ? f->hdr_len : 0;
+
 	while ((n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		if (n != 4 + MSG_LEN)
+		if ((size_t)n != skip + 4 + MSG_LEN ||
+		    memcmp(buf, f->hdr, skip) != 0)
 			continue;
-		memcpy(&seq, buf, 4);
+		n -= (ssize_t)skip;
+		memcpy(&seq, buf + skip, 4);
 		if (seq != f->seq)
 			continue;	/* the echo of one already counted lost */
 		down_bytes += (uint64_t)n;
@@ -432,8 +460,10 @@ main(int argc, char **argv)
 			conns = (unsigned)atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--duration") == 0)
 			duration = atof(argv[i + 1]);
-		else if (strcmp(argv[i], "--proxy") == 0)
+		else if (strcmp(argv[i], "--proxy") == 0) {
 			use_proxy = strcmp(argv[i + 1], "none") != 0;
+			use_spp = strcmp(argv[i + 1], "spp") == 0;
+		}
 		else if (strcmp(argv[i], "--uid-base") == 0)
 			next_uid = (unsigned)atoi(argv[i + 1]);
 		else {
@@ -444,7 +474,7 @@ main(int argc, char **argv)
 	if (target.sin_family == 0 || conns == 0) {
 		fprintf(stderr, "usage: loadgen --target IP:PORT --mode "
 		    "stream|pingpong|connect|idle|udp [--conns N] [--duration S] "
-		    "[--proxy v1|none]\n");
+		    "[--proxy v1|spp|none]\n");
 		return 2;
 	}
 	if (strcmp(mode_s, "stream") == 0)

@@ -5,7 +5,7 @@
 #   contrib/bench/run.sh BUILD_DIR [--lean LEAN_BUILD_DIR] [--duration S]
 #       [--conns N] [--runs R] [--idle "N ..."] [--scale "C ..."]
 #       [--scale-runs R] [--targets "direct mmproxy mmproxy-lean go-mmproxy"]
-#       [--modes "stream pingpong connect udp"] [--pin] [--out FILE]
+#       [--modes "stream pingpong connect udp udp-spp"] [--pin] [--out FILE]
 #
 # Unpinned by default: the proxy, the echo backend and the load generator
 # share every CPU, as mmproxy shares its host with its backend in
@@ -30,7 +30,7 @@ shift
 DURATION=3 CONNS=50 RUNS=3 IDLES="1000 10000" SCALE="1 10 50 200" SCALE_RUNS=1
 LEAN=
 TARGETS=
-MODES="stream pingpong connect udp"
+MODES="stream pingpong connect udp udp-spp"
 OUT=$BUILD/bench/results.json
 PIN=0
 while [ $# -gt 0 ]; do
@@ -63,7 +63,7 @@ IDLE=${IDLES%% *}	# the main table's
 IDLE_MAX=0
 for n in $IDLES; do [ "$n" -gt "$IDLE_MAX" ] && IDLE_MAX=$n; done
 for m in $MODES; do
-	case $m in stream|pingpong|connect|udp) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
+	case $m in stream|pingpong|connect|udp|udp-spp) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
 done
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -151,15 +151,24 @@ start_target() {
 	wait_port $PORT_PROXY
 }
 
-# The same proxy for UDP (-p udp).  Returns 1, with the proxy's first
-# line in $TMP/proxy.log, when it does not serve UDP.
-start_udp_target() {
-	local i
+# The same proxy for UDP (-p udp; MODE udp-spp: -udp-framing spp).
+# Returns 1, with the proxy's first line in $TMP/proxy.log, when it does
+# not serve UDP (so framed).
+start_udp_target() {	# start_udp_target TARGET MODE
+	local i framing=()
+	[ "$2" = udp-spp ] && framing=(-udp-framing spp)
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
 	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
-	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
-	go-mmproxy) ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -p udp \
+	    "${framing[@]}" -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT \
+	    >"$TMP/proxy.log" 2>&1 & ;;
+	go-mmproxy)
+		if [ "$2" = udp-spp ]; then
+			echo "go-mmproxy has no SPP" >"$TMP/proxy.log"
+			PROXY_PID=
+			return 1
+		fi
+		ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -p udp \
 	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
 	esac
 	PROXY_PID=$!
@@ -236,16 +245,18 @@ UID_FILE=$TMP/uids
 
 # loadgen MODE [CONNS] -> its key=value line
 loadgen() {
-	local proxy=v1 line cpu0
+	local proxy=v1 mode=$1 line cpu0
+	[ "$mode" = udp-spp ] && mode=udp proxy=spp
 	[ "$TARGET_PORT" = $PORT_DIRECT ] && proxy=none
 	cpu0=$(proxy_cpu_us)
-	if ! line=$(in_ns $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT --mode "$1" \
+	if ! line=$(in_ns $PIN_LOAD "$LOADGEN" --target 127.0.0.1:$TARGET_PORT --mode "$mode" \
 	    --conns "${2:-$CONNS}" --duration "$DURATION" --proxy $proxy --uid-base "$UID_BASE") ||
 	    [ -z "$(field uids "$line")" ]; then
 		echo "mmproxy bench: the load generator failed in mode $1: $line" >&2
 		exit 1
 	fi
 	echo $((UID_BASE + $(field uids "$line"))) >"$UID_FILE"
+	[ "$proxy" != spp ] || line="$line framing=spp"
 	if [ -n "$PROXY_PID" ]; then
 		cpu0=$(($(proxy_cpu_us) - cpu0))
 		line="$line cpu_us=$cpu0 cpu_per_op=$(cpu_per_op "$1" "$line" "$cpu0")"
@@ -412,7 +423,7 @@ for run in $(seq 1 "$RUNS"); do
 		# A fresh proxy for each: no run inherits another's workers,
 		# backlog or CPU time.
 		for m in $MODES; do
-			[ "$m" != udp ] || continue
+			[[ $m != udp* ]] || continue
 			start_target "$t"
 			line=$(loadgen $m)
 			UID_BASE=$(cat "$UID_FILE")
@@ -430,21 +441,23 @@ for run in $(seq 1 "$RUNS"); do
 			printf '  run %d %-12s %s\n' "$run" "$t" "$line"
 			stop_target
 		done
-		[[ " $MODES " == *" udp "* ]] || continue
-		if start_udp_target "$t"; then
-			line=$(loadgen udp)
-			UID_BASE=$(cat "$UID_FILE")
-		else
-			line="unsupported: $(head -1 "$TMP/proxy.log")"
-		fi
-		RAW[$t,udp,$run]=$line
-		printf '  run %d %-12s %s\n' "$run" "$t" "$line"
-		stop_target
+		for m in $MODES; do
+			[[ $m == udp* ]] || continue
+			if start_udp_target "$t" "$m"; then
+				line=$(loadgen "$m")
+				UID_BASE=$(cat "$UID_FILE")
+			else
+				line="unsupported: $(head -1 "$TMP/proxy.log")"
+			fi
+			RAW[$t,$m,$run]=$line
+			printf '  run %d %-12s %s\n' "$run" "$t" "$line"
+			stop_target
+		done
 	done
 done
 
 declare -A MED
-metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us udp:ops udp:p99_us udp:lost stream:cpu_per_op pingpong:cpu_per_op connect:cpu_per_op udp:cpu_per_op"
+metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us udp:ops udp:p99_us udp:lost stream:cpu_per_op pingpong:cpu_per_op connect:cpu_per_op udp:cpu_per_op udp-spp:ops udp-spp:lost udp-spp:cpu_per_op"
 for t in $TARGETS; do
 	for mk in $metrics; do
 		m=${mk%%:*} k=${mk#*:}
@@ -555,6 +568,16 @@ echo "Ratios (medians):"
 for t in $TARGETS; do
 	[ "$t" = direct ] || [[ " $TARGETS " != *" direct "* ]] || ratios_of "$t" direct
 done
+# SPP against v2, the same load: what wrapping every reply costs.
+for t in mmproxy mmproxy-lean; do
+	[[ " $TARGETS " == *" $t "* && " $MODES " == *" udp-spp "* && " $MODES " == *" udp "* ]] || continue
+	[[ "${RAW[$t,udp-spp,1]:-unsupported}" != unsupported* ]] || continue
+	printf '  %-24s UDP v2 %.0f dg/s (CPU %s us/dg, lost %s), spp %.0f dg/s (CPU %s us/dg, lost %s): spp/v2 rate %s, CPU per datagram %s\n' \
+	    "$(name "$t") framings:" "${MED[$t,udp,ops]}" "${MED[$t,udp,cpu_per_op]}" "${MED[$t,udp,lost]}" \
+	    "${MED[$t,udp-spp,ops]}" "${MED[$t,udp-spp,cpu_per_op]}" "${MED[$t,udp-spp,lost]}" \
+	    "$(ratio "${MED[$t,udp-spp,ops]}" "${MED[$t,udp,ops]}")" \
+	    "$(ratio "${MED[$t,udp-spp,cpu_per_op]}" "${MED[$t,udp,cpu_per_op]}")"
+done
 for t in mmproxy mmproxy-lean; do
 	if [[ " $TARGETS " == *" $t "* && " $TARGETS " == *" go-mmproxy "* ]]; then
 		ratios_of "$t" go-mmproxy
@@ -633,7 +656,7 @@ mkdir -p "$(dirname "$OUT")"
 	for t in $TARGETS; do
 		[ $first -eq 1 ] || printf ',\n'
 		first=0
-		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s, "udp_dps": %s, "udp_p99_us": %s, "udp_lost": %s, "cpu_us_per_mb": %s, "cpu_us_per_request": %s, "cpu_us_per_connection": %s, "cpu_us_per_datagram": %s}' \
+		printf '    "%s": {"stream_up_mbps": %s, "stream_down_mbps": %s, "pingpong_rps": %s, "pingpong_p50_us": %s, "pingpong_p99_us": %s, "connect_cps": %s, "connect_p50_us": %s, "connect_p99_us": %s, "idle_memavailable_kb_per_conn": %s, "idle_accounted_kb_per_conn": %s, "idle_pss_kb_per_conn": %s, "udp_dps": %s, "udp_p99_us": %s, "udp_lost": %s, "cpu_us_per_mb": %s, "cpu_us_per_request": %s, "cpu_us_per_connection": %s, "cpu_us_per_datagram": %s, "udp_spp_dps": %s, "cpu_us_per_datagram_spp": %s}' \
 		    "$t" "${MED[$t,stream,up_mbps]}" "${MED[$t,stream,down_mbps]}" "${MED[$t,pingpong,ops]}" \
 		    "${MED[$t,pingpong,p50_us]}" "${MED[$t,pingpong,p99_us]}" "${MED[$t,connect,ops]}" \
 		    "${MED[$t,connect,p50_us]}" "${MED[$t,connect,p99_us]}" "${MED[$t,mem_net]:-null}" \
@@ -641,7 +664,9 @@ mkdir -p "$(dirname "$OUT")"
 		    "${MED[$t,udp_json]}" "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,p99_us]}")" \
 		    "$([ "${MED[$t,udp_json]}" = null ] && echo null || echo "${MED[$t,udp,lost]}")" \
 		    "$(json_num "${MED[$t,stream,cpu]}")" "$(json_num "${MED[$t,pingpong,cpu]}")" \
-		    "$(json_num "${MED[$t,connect,cpu]}")" "$(json_num "${MED[$t,udp,cpu]}")"
+		    "$(json_num "${MED[$t,connect,cpu]}")" "$(json_num "${MED[$t,udp,cpu]}")" \
+		    "$([[ "${RAW[$t,udp-spp,1]:-unsupported}" == unsupported* ]] && echo null || echo "${MED[$t,udp-spp,ops]}")" \
+		    "$([[ "$t" == direct || "${RAW[$t,udp-spp,1]:-unsupported}" == unsupported* ]] && echo null || echo "${MED[$t,udp-spp,cpu_per_op]}")"
 	done
 	printf '\n  },\n  "scaling": {\n'
 	first=1
