@@ -142,6 +142,7 @@ start_target() {
 	# Not through in_ns: $! must be the proxy itself (ip and taskset exec).
 	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" \
 	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE_MAX + 100)) \
+	    -drain-timeout 0 \
 	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy) ip netns exec "$NS" $PIN_PROXY "$GO_MMPROXY" -l 127.0.0.1:$PORT_PROXY \
 	    -4 127.0.0.1:$PORT_DIRECT >"$TMP/proxy.log" 2>&1 & ;;
@@ -160,7 +161,7 @@ start_udp_target() {	# start_udp_target TARGET MODE
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
 	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
-	    "${framing[@]}" -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT \
+	    "${framing[@]}" -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -drain-timeout 0 \
 	    >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy)
 		if [ "$2" = udp-spp ]; then
@@ -186,6 +187,8 @@ start_udp_target() {	# start_udp_target TARGET MODE
 	exit 1
 }
 
+# mmproxy runs with -drain-timeout 0: like go-mmproxy, it stops at once
+# (a UDP flow of the run would otherwise hold the drain for its 30 s).
 stop_target() {
 	local i
 	[ -n "$PROXY_PID" ] || return 0
