@@ -194,3 +194,28 @@ teardown() {
 	grep -q "^warning: the backend \[::1\]:443's replies .* ip -6 route add local ::/0 dev lo table 123$" "$BATS_TEST_TMPDIR/bare.log"
 	[ "$(grep -c '^warning:' "$BATS_TEST_TMPDIR/bare.log")" -eq 2 ]
 }
+
+@test "a second mmproxy on an address already in use exits 1 with one line, -listeners 1 or 4, TCP and UDP; the first keeps serving" {
+	start_backends echo
+	start_mmproxy -listeners 4
+	for n in 1 4; do
+		run nsx "$MMPROXY" -l 127.0.0.1:8443 -listeners $n
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == "mmproxy: -l 127.0.0.1:8443: address already in use: another process listens there"* ]]
+	done
+	# The wildcard overlaps it too.
+	run nsx "$MMPROXY" -l 0.0.0.0:8443
+	[ "$status" -eq 1 ]
+	assert_still_serving
+	[ "$(nsx ss -Htln 'sport = :8443' | wc -l)" -eq 4 ]
+	stop_mmproxy
+	# Any other process, UDP: a bound socket is enough.
+	nsx "$BACKEND" --udp --listen 127.0.0.1:8444 --mode hello >/dev/null 2>&1 3>&- &
+	wait_for "a UDP socket on 8444" udp_port_bound 8444
+	run nsx "$MMPROXY" -p udp -l 127.0.0.1:8444 -listeners 2
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "mmproxy: -l 127.0.0.1:8444: address already in use"* ]]
+}
