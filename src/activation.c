@@ -199,9 +199,6 @@ activation_detect(const struct options *opt, struct launch *l)
 		systemd_detect(opt, l, n);
 		return;
 	}
-	if (opt->inetd && opt->udp)
-		fatalx("-inetd: not with -p udp: run mmproxy -p udp standalone "
-		    "or with systemd ListenDatagram= (Accept=no)");
 	if (opt->inetd) {
 		if (sock_kind(STDIN_FILENO, 0, &what) != SOCK_CONNECTED)
 			fatalx("-inetd: standard input is %s, not a connected "

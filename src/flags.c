@@ -351,7 +351,8 @@ static const struct flag flags[] = {
 	{ "p", "proto", set_proto, 0, 0, 0, 0, 0,
 	  "Protocol proxied: tcp or udp (default \"tcp\")" },
 	{ "v", "level", set_verbose, offsetof(struct options, verbose), 0,
-	  UINT32_MAX, 0, 0, "0: no per-connection logs; 1: errors; 2: every state change" },
+	  UINT32_MAX, 0, 0, "0: no per-connection logs; 1: errors; 2: every "
+	  "state change (higher: 2)" },
 
 	{ "allowed-destinations", "file", set_allowed_dest, 0, 0, 0, 0, 1,
 	  "With -dynamic-destination: destinations beyond this host's own, "
@@ -503,6 +504,9 @@ flags_parse(int argc, char **argv, struct options *opt)
 	}
 	if (opt->workers > opt->max_conns)
 		opt->workers = opt->max_conns;
+	if (opt->inetd && opt->udp)
+		usage_error("-inetd: not with -p udp: run mmproxy -p udp "
+		    "standalone or with systemd ListenDatagram= (Accept=no)");
 	if (opt->allowed_destinations_path != NULL && !opt->dynamic_destination)
 		usage_error("-allowed-destinations: only with "
 		    "-dynamic-destination");

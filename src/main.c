@@ -138,9 +138,11 @@ log_start(const struct options *opt, const struct launch *l)
 static void
 privilege_check(const struct options *opt)
 {
-	const char *what;
+	const char *what = "IP_TRANSPARENT";
 
-	if (dial_check_privilege(opt->mark, &what) == 0)
+	if (!privilege_has_net_admin())
+		errno = EPERM;
+	else if (dial_check_privilege(opt->mark, &what) == 0)
 		return;
 	if (errno == EPERM || errno == EACCES)
 		fatalx("%s: %s: mmproxy needs CAP_NET_ADMIN: run it as root, or "

@@ -36,8 +36,8 @@ privilege_resolve(const char *user, struct run_as *ra)
 		return;
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL)
-		fatalx("-user: no user \"%s\"%s%s", user, errno ? ": " : "",
-		    errno ? strerror(errno) : "");
+		usage_error("-user: no user \"%s\"%s%s", user,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
 	ra->set = 1;
 	ra->uid = pw->pw_uid;
 	ra->gid = pw->pw_gid;
@@ -50,6 +50,19 @@ caps_get(struct __user_cap_data_struct *d)
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 
 	return (int)syscall(SYS_capget, &h, d);
+}
+
+/*
+ * 1 if CAP_NET_ADMIN is ours (effective), else 0.  IP_TRANSPARENT also
+ * takes CAP_NET_RAW, which Docker grants by default: a start check that
+ * only set the option would pass, and privilege_drop() would then fail.
+ */
+int
+privilege_has_net_admin(void)
+{
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	return caps_get(d) == 0 && (d[0].effective & CAP_BIT(CAP_NET_ADMIN));
 }
 
 /*

@@ -11,6 +11,7 @@ struct run_as {
 	gid_t	gid;
 };
 
+int	privilege_has_net_admin(void);
 void	privilege_resolve(const char *user, struct run_as *ra);
 void	privilege_drop(const struct run_as *ra, int udp);
 void	privilege_become(const struct run_as *ra);

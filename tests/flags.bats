@@ -91,10 +91,10 @@ bad_flag() {
 	[[ "$output" == *'-max-flows: invalid value "65537"'* ]]
 }
 
-@test "-inetd with -p udp is a clear startup error" {
+@test "-inetd with -p udp is a bad command line: exit 2, one line" {
 	run "$MMPROXY" -inetd -p udp </dev/null
-	[ "$status" -eq 1 ]
-	[ "$output" = "mmproxy: -inetd: not with -p udp: run mmproxy -p udp standalone or with systemd ListenDatagram= (Accept=no)" ]
+	[ "$status" -eq 2 ]
+	[ "$output" = "mmproxy: -inetd: not with -p udp: run mmproxy -p udp standalone or with systemd ListenDatagram= (Accept=no) (see mmproxy -h)" ]
 }
 
 @test "a bad -relay exits 2" {

@@ -157,12 +157,24 @@ teardown() {
 	[[ "$output" == "mmproxy: -notify-fd 9: Bad file descriptor" ]]
 }
 
-@test "without CAP_NET_ADMIN mmproxy stops at startup with one line saying what to do" {
+@test "without CAP_NET_ADMIN mmproxy stops at startup with one line saying what to do, with CAP_NET_RAW (Docker's default) too" {
 	run nsx setpriv --reuid=65534 --regid=65534 --clear-groups "$MMPROXY" -l 127.0.0.1:8443
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "$output" == "mmproxy: IP_TRANSPARENT: Operation not permitted: mmproxy needs CAP_NET_ADMIN: "* ]]
+	! port_listening 8443
+	# CAP_NET_RAW sets IP_TRANSPARENT too, but mmproxy keeps CAP_NET_ADMIN:
+	# the same line, as a user with only CAP_NET_RAW and as a root
+	# whose bounding set lacks CAP_NET_ADMIN.
+	for wrap in "--reuid=65534 --regid=65534 --clear-groups --inh-caps=+net_raw --ambient-caps=+net_raw" \
+	    "--bounding-set=-net_admin --inh-caps=-net_admin"; do
+		run nsx setpriv $wrap "$MMPROXY" -l 127.0.0.1:8443
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == "mmproxy: IP_TRANSPARENT: Operation not permitted: mmproxy needs CAP_NET_ADMIN: "* ]]
+	done
 	! port_listening 8443
 }
 

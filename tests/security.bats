@@ -381,10 +381,10 @@ hex() {
 	assert_confined "$w"
 }
 
-@test "-user with an unknown name stops mmproxy at startup with one line" {
+@test "-user with an unknown name stops mmproxy at startup with one line, exit 2 (a bad command line)" {
 	run nsx "$MMPROXY" -l 127.0.0.1:8443 -user no-such-user-here
 	echo "$output"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 2 ]
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "$output" == 'mmproxy: -user: no user "no-such-user-here"'* ]]
 	! port_listening 8443
