@@ -41,6 +41,9 @@ enum handoff_kind {
 	HANDOFF_DIALED = 6,
 	/* The first message to an exec'd worker: payload, its options. */
 	HANDOFF_CONFIG = 7,
+	/* Supervisor to a UDP worker, no fd, no payload: SIGTERM came; a
+	 * flow idle for a second ends, the peer with its last flow. */
+	HANDOFF_UDP_DRAIN = 8,
 };
 
 struct handoff {

@@ -41,6 +41,7 @@
 #define READ_BATCHES	4	/* per socket per wake-up: others get a turn */
 #define FLOWS_FIRST	4
 #define ONE_DATAGRAM_MS	10000	/* see flows_expire() */
+#define DRAIN_IDLE_MS	1000	/* see flows_drain() */
 
 struct flow {
 	int			 fd;		/* connected to the backend */
@@ -483,6 +484,24 @@ up_read(struct peer *p, struct flow *f)
 }
 
 /*
+ * SIGTERM (HANDOFF_UDP_DRAIN): a flow idle for more than DRAIN_IDLE_MS
+ * ends now, instead of holding the drain for its -close-after; a live one
+ * goes on as before, until it expires or the drain ends.
+ */
+static void
+flows_drain(struct peer *p)
+{
+	int64_t now = now_ms();
+	size_t i = 0;
+
+	while (i < p->nflows)
+		if (now - p->flows[i].last_ms > DRAIN_IDLE_MS)
+			flow_close(p, i, "drain");
+		else
+			i++;
+}
+
+/*
  * A message from the supervisor: a queued datagram of our peer, SYNC,
  * or one meant for a peer we no longer serve (sent back, to be
  * dispatched again).
@@ -499,7 +518,7 @@ ctl_read(struct peer *p)
 	if (r == -1)
 		fatal("worker %d: channel", (int)getpid());
 	if (h.nfds != 0 || (h.kind != HANDOFF_UDP_DATA &&
-	    h.kind != HANDOFF_UDP_SYNC))
+	    h.kind != HANDOFF_UDP_SYNC && h.kind != HANDOFF_UDP_DRAIN))
 		fatalx("worker %d: unexpected job kind %u with %u fds while "
 		    "serving a peer", (int)getpid(), h.kind, h.nfds);
 	if (h.conn_id != p->id) {
@@ -509,6 +528,8 @@ ctl_read(struct peer *p)
 	}
 	if (h.kind == HANDOFF_UDP_SYNC)
 		p->synced = 1;
+	else if (h.kind == HANDOFF_UDP_DRAIN)
+		flows_drain(p);
 	else
 		peer_datagram(p, p->chbuf, h.payload_len);
 }
@@ -530,6 +551,7 @@ flows_expire(struct peer *p)
 
 	if (one)
 		idle_ms = ONE_DATAGRAM_MS;
+
 	while (i < p->nflows) {
 		int64_t end = p->flows[i].last_ms + idle_ms;
 

@@ -805,6 +805,16 @@ udp_stop(void *ctx)
 	u->stopping = 1;
 	for (i = 0; i < u->nlisteners; i++)
 		close(u->listeners[i]);
+	/* Flows idle for a second end now, not at -drain-timeout.  A worker
+	 * whose channel is full hears nothing, and has the whole drain. */
+	for (i = 0; i < u->npeers_used; i++) {
+		struct udp_peer *e = &u->peers[i];
+		struct handoff h = { .tag = HANDOFF_TAG,
+		    .kind = HANDOFF_UDP_DRAIN, .conn_id = e->id };
+
+		if (e->pid != 0)
+			(void)pool_send(u->pool, e->pid, &h, NULL);
+	}
 }
 
 static const struct side_ops udp_ops = {

@@ -144,7 +144,9 @@ worker_job(const struct options *opt, const struct handoff *h,
 		(void)fdpass_send_plain(WORKER_CTL_FD, h, payload);
 		return 0;
 	}
-	if (h->kind == HANDOFF_UDP_SYNC && h->nfds == 0 && opt->udp)
+	/* SYNC, or a drain's word, for the peer that has just ended. */
+	if ((h->kind == HANDOFF_UDP_SYNC || h->kind == HANDOFF_UDP_DRAIN) &&
+	    h->nfds == 0 && opt->udp)
 		return 0;
 	fatalx("worker %d: unexpected job kind %u with %u fds", (int)getpid(),
 	    h->kind, h->nfds);

@@ -75,6 +75,24 @@ teardown() {
 	grep -q '^drain_end closed=0 reason=done$' "$MM_LOG"
 }
 
+@test "SIGTERM: a UDP flow idle for more than a second ends at once, not at -drain-timeout" {
+	start_udp_backends hello
+	start_udp_mmproxy -drain-timeout 60
+	run udp --bind 127.0.0.1:50003 --hex "$UDP4" --text 'one'
+	[ "$output" = "hello 198.51.100.7:40000 one" ]
+	wait_log '^sync id=1 '
+	# The flow's idleness is the condition: let it pass a second.
+	sleep 1.5
+	kill -TERM "$MM_PID"
+	# Gone well before the 60 s drain and the 60 s -close-after.
+	WAIT_SECONDS=5 wait_for "mmproxy to exit" processes_gone "$MM_PID"
+	rc=0
+	wait "$MM_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+	grep -q '^flow_close id=1 .* up=1 down=1 reason=drain$' "$MM_LOG"
+	grep -q '^drain_end closed=0 reason=done$' "$MM_LOG"
+}
+
 @test "-drain-timeout: connections still open then are closed, logged, and mmproxy exits 0" {
 	start_backends echo
 	start_mmproxy -drain-timeout 1
