@@ -55,6 +55,7 @@ SRCS = \
 	src/listener.c \
 	src/localaddr.c \
 	src/log.c \
+	src/logfmt.c \
 	src/main.c \
 	src/notify.c \
 	src/one_conn.c \

@@ -266,6 +266,18 @@ set_relay(struct options *o, const struct flag *f, const char *val)
 }
 
 static void
+set_log_format(struct options *o, const struct flag *f, const char *val)
+{
+	if (strcmp(val, "text") == 0)
+		o->log_json = 0;
+	else if (strcmp(val, "json") == 0)
+		o->log_json = 1;
+	else
+		usage_error("-%s: invalid value \"%s\": want text or json",
+		    f->name, val);
+}
+
+static void
 set_udp_framing(struct options *o, const struct flag *f, const char *val)
 {
 	if (strcmp(val, "v2") == 0)
@@ -370,6 +382,12 @@ static const struct flag flags[] = {
 	  "way (default 0: never)" },
 	{ "inetd", NULL, set_inetd, 0, 0, 0, 0, 1,
 	  "Serve the one connection on standard input (xinetd, tcpserver)" },
+	{ "log-format", "text|json", set_log_format, 0, 0, 0, 0, 1,
+	  "Log lines as event key=value (text) or one JSON object each "
+	  "(default \"text\")" },
+	{ "log-time", NULL, set_bool, offsetof(struct options, log_time), 0, 0,
+	  0, 1, "Text lines carry ts= (default false: journald and syslog "
+	  "add their own)" },
 	{ "max-conns", "n", NUMBER(max_conns, 1, MAX_CONNS_MAX, 10), 1,
 	  "Connections (UDP: balancer sockets) served at once (default 1024)" },
 	{ "max-flows", "n", NUMBER(max_flows, 1, MAX_FLOWS_MAX, 10), 1,
@@ -414,8 +432,8 @@ flags_usage(void)
 	    "               [-header-timeout seconds] [-idle-timeout seconds]\n"
 	    "               [-l addr] [-listen-transparent] [-listeners n] "
 	    "[-mark n]\n"
-	    "               [-inetd] [-max-conns n] [-max-flows n] "
-	    "[-p tcp | udp]\n"
+	    "               [-inetd] [-log-format text | json] [-log-time]\n"
+	    "               [-max-conns n] [-max-flows n] [-p tcp | udp]\n"
 	    "               [-relay copy | splice] [-seccomp[=false]] "
 	    "[-spin n]\n"
 	    "               [-udp-framing v2 | v2-first | spp]\n"

@@ -11,15 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "log.h"
+#include "logfmt.h"
 
 #define LOG_LINE_MAX	1024
+#define LOG_JSON_MAX	(2 * LOG_LINE_MAX + 128)
 
 static int log_verbose;
 static int log_to_syslog;
+static int log_json;		/* -log-format json */
+static int log_time;		/* -log-time */
 
 /*
  * Choose where lines go, before anything is printed.  Under xinetd, fds 0,
@@ -52,6 +57,14 @@ log_init(int verbose)
 	log_verbose = verbose;
 }
 
+/* -log-format json, -log-time: set once, before any fork, like the level. */
+void
+log_format(int json, int timestamps)
+{
+	log_json = json;
+	log_time = timestamps;
+}
+
 int
 log_enabled(int level)
 {
@@ -69,11 +82,52 @@ written(int m, size_t room)
 	return (size_t)m;
 }
 
+/* The JSON level of a syslog priority (an event named warning: warn). */
+static const char *
+json_level(int prio, const char *line)
+{
+	if (prio == LOG_ERR)
+		return "error";
+	if (prio == LOG_WARNING || strncmp(line, "warning ", 8) == 0)
+		return "warn";
+	return prio == LOG_INFO ? "debug" : "info";
+}
+
+/*
+ * The line as written to stderr: as built, with " ts=..." after its event
+ * word (-log-time), or as JSON (-log-format json).  Returns its length in
+ * out, without the newline (room is left for one).
+ */
+static size_t
+log_render(int prio, char *line, size_t len, char *out, size_t cap)
+{
+	char ts[LOGFMT_TS_LEN];
+	struct timespec now;
+	size_t ev;
+
+	if (!log_json && !log_time) {
+		memcpy(out, line, len);
+		return len;
+	}
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1)
+		memset(&now, 0, sizeof(now));
+	logfmt_timestamp(ts, sizeof(ts), (int64_t)now.tv_sec * 1000 +
+	    now.tv_nsec / 1000000);
+	line[len] = '\0';
+	if (log_json)
+		return logfmt_to_json(line, len, ts, json_level(prio, line), out,
+		    cap - 1);
+	ev = strcspn(line, " ");
+	return written(snprintf(out, cap - 1, "%.*s ts=%s%s", (int)ev, line, ts,
+	    line + ev), cap - 1);
+}
+
 static void
 log_vwrite(int prio, const char *prefix, const char *fmt, va_list ap,
     const char *suffix)
 {
 	char line[LOG_LINE_MAX + 1];	/* one more for the newline */
+	char out[LOG_JSON_MAX + 1];
 	size_t len = 0;
 	ssize_t w;
 
@@ -87,10 +141,11 @@ log_vwrite(int prio, const char *prefix, const char *fmt, va_list ap,
 		syslog(prio, "%s", line);
 		return;
 	}
-	line[len++] = '\n';
+	len = log_render(prio, line, len, out, sizeof(out));
+	out[len++] = '\n';
 	/* A log line must not be lost to a signal. */
 	do {
-		w = write(STDERR_FILENO, line, len);
+		w = write(STDERR_FILENO, out, len);
 	} while (w == -1 && errno == EINTR);
 }
 
@@ -106,6 +161,25 @@ log_line(int level, const char *fmt, ...)
 	log_vwrite(level == LOG_ALWAYS ? LOG_NOTICE : level == LOG_ERRORS ?
 	    LOG_WARNING : LOG_INFO, "", fmt, ap, "");
 	va_end(ap);
+	errno = saved;
+}
+
+/*
+ * One warning for the operator, always logged: the event `warning` with
+ * the text as its msg, quoted (logfmt), so that parsers read it whole.
+ */
+void
+log_warning(const char *fmt, ...)
+{
+	char text[LOG_LINE_MAX], q[LOG_LINE_MAX];
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_line(LOG_ALWAYS, "warning msg=%s", logfmt_quote(q, sizeof(q),
+	    text));
 	errno = saved;
 }
 

@@ -29,9 +29,12 @@ int	log_limit_due_ms(const struct log_limit *l);
 void	log_open(void);
 int	log_is_syslog(void);
 void	log_init(int verbose);
+void	log_format(int json, int timestamps);
 int	log_enabled(int level);
 void	log_line(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	log_warning(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
 void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *fmt, ...)

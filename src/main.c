@@ -17,6 +17,7 @@
 #include "dial.h"
 #include "listener.h"
 #include "log.h"
+#include "logfmt.h"
 #include "notify.h"
 #include "one_conn.h"
 #include "options.h"
@@ -54,7 +55,7 @@ allowed_subnets_load(struct options *opt)
 	    sizeof(err)) == -1)
 		fatalx("-allowed-subnets: %s", err);
 	if (opt->allowed.warning[0] != '\0')
-		log_line(LOG_ALWAYS, "warning: -allowed-subnets: %s",
+		log_warning("-allowed-subnets: %s",
 		    opt->allowed.warning);
 }
 
@@ -69,7 +70,7 @@ allowed_destinations_load(struct options *opt)
 	    err, sizeof(err)) == -1)
 		fatalx("-allowed-destinations: %s", err);
 	if (opt->allowed_dest.warning[0] != '\0')
-		log_line(LOG_ALWAYS, "warning: -allowed-destinations: %s",
+		log_warning("-allowed-destinations: %s",
 		    opt->allowed_dest.warning);
 }
 
@@ -104,7 +105,7 @@ static void
 log_start(const struct options *opt, const struct launch *l)
 {
 	char lis[ADDR_STRLEN + ACTIVATION_NAMES_MAX], t4[ADDR_STRLEN],
-	    t6[ADDR_STRLEN], names[3 * 280];
+	    t6[ADDR_STRLEN], names[3 * 280], allowed[512];
 
 	if (l->mode == LAUNCH_SYSTEMD_LISTEN)
 		snprintf(lis, sizeof(lis), "systemd%s%s", l->names[0] ? ":" : "",
@@ -114,13 +115,15 @@ log_start(const struct options *opt, const struct launch *l)
 	addr_format(&opt->target4, t4, sizeof(t4));
 	addr_format(&opt->target6, t6, sizeof(t6));
 	format_names(opt, names, sizeof(names));
+	logfmt_quote(allowed, sizeof(allowed), opt->allowed_subnets_path != NULL ?
+	    opt->allowed_subnets_path : "any");
 	if (opt->udp)
 		log_line(LOG_ALWAYS, "start version=%s mode=%s listen=%s "
 		    "proto=udp listeners=%u target4=%s target6=%s "
 		    "allowed_subnets=%s close_after=%u workers=%u max_conns=%u "
 		    "max_flows=%u%s%s", MMPROXY_VERSION,
 		    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
-		    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
+		    allowed,
 		    opt->close_after, opt->workers, opt->max_conns,
 		    opt->max_flows, names, BUILD_NOTE);
 	else
@@ -129,7 +132,7 @@ log_start(const struct options *opt, const struct launch *l)
 		    "allowed_subnets=%s header_timeout=%u workers=%u "
 		    "max_conns=%u%s%s", MMPROXY_VERSION,
 		    activation_mode_str(l->mode), lis, l->nfds, t4, t6,
-		    opt->allowed_subnets_path ? opt->allowed_subnets_path : "any",
+		    allowed,
 		    opt->header_timeout, opt->workers, opt->max_conns, names,
 		    BUILD_NOTE);
 }
@@ -175,7 +178,7 @@ open_listener_warn(const struct options *opt, const int *fds, unsigned n)
 		if (addr_is_loopback(&sa))
 			continue;
 		addr_format(&sa, where, sizeof(where));
-		log_line(LOG_ALWAYS, "warning: listening on %s with no "
+		log_warning("listening on %s with no "
 		    "-allowed-subnets: any host that reaches it may name any "
 		    "client address; list your load balancers with "
 		    "-allowed-subnets", where);
@@ -197,6 +200,7 @@ main(int argc, char **argv)
 		spawn_worker_boot();
 	flags_parse(argc, argv, &opt);
 	log_init((int)opt.verbose);
+	log_format(opt.log_json, opt.log_time);
 	resolve_names(&opt);
 	allowed_subnets_load(&opt);
 	allowed_destinations_load(&opt);

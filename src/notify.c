@@ -15,6 +15,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "logfmt.h"
 #include "notify.h"
 
 static struct sockaddr_un notify_addr;
@@ -73,9 +74,12 @@ notify_state(const char *state)
 		n = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
 		    (struct sockaddr *)&notify_addr, notify_addr_len);
 	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		log_line(LOG_ALWAYS, "notify state=%s error=\"%s\"", state,
-		    strerror(errno));
+	if (n == -1) {
+		char q[128];
+
+		log_line(LOG_ALWAYS, "notify state=%s error=\"%s\"",
+		    logfmt_quote(q, sizeof(q), state), strerror(errno));
+	}
 	close(fd);
 }
 

@@ -33,6 +33,8 @@ struct options {
 	int			 udp_framing;	/* enum udp_framing */
 	int			 udp_framing_set;	/* -udp-framing given */
 	unsigned		 verbose;
+	int			 log_json;	/* -log-format json */
+	int			 log_time;	/* -log-time */
 	unsigned		 mark;		/* SO_MARK, 32 bits */
 	unsigned		 listeners;
 	const char		*allowed_subnets_path;

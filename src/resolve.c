@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "logfmt.h"
 #include "resolve.h"
 
 #define HOST_MAX	253	/* a DNS name's longest text form */
@@ -114,14 +115,14 @@ reload_one(const char *flag, const char *spec, int family,
     struct sockaddr_storage *target)
 {
 	struct sockaddr_storage fresh;
-	char err[256], old[ADDR_STRLEN], now[ADDR_STRLEN];
+	char err[256], qe[512], old[ADDR_STRLEN], now[ADDR_STRLEN];
 
 	if (spec == NULL)
 		return 0;
 	addr_format(target, old, sizeof(old));
 	if (resolve_hostport(spec, family, &fresh, err, sizeof(err)) == -1) {
-		log_line(LOG_ALWAYS, "reload target%s_name=%s kept=%s "
-		    "error=\"%s\"", flag, spec, old, err);
+		log_line(LOG_ALWAYS, "reload target%s_name=%s kept=%s error=%s",
+		    flag, spec, old, logfmt_quote(qe, sizeof(qe), err));
 		return 0;
 	}
 	if (addr_equal(&fresh, target))

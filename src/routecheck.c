@@ -110,12 +110,12 @@ check_family(const struct sockaddr_storage *target)
 		return;
 	addr_format(target, t, sizeof(t));
 	if (target->ss_family == AF_INET)
-		log_line(LOG_ALWAYS, "warning: the backend %s's replies to client "
+		log_warning("the backend %s's replies to client "
 		    "addresses are not delivered to mmproxy; run: ip rule add from "
 		    "127.0.0.1/8 iif lo table 123; ip route add local 0.0.0.0/0 "
 		    "dev lo table 123", t);
 	else
-		log_line(LOG_ALWAYS, "warning: the backend %s's replies to client "
+		log_warning("the backend %s's replies to client "
 		    "addresses are not delivered to mmproxy; run: ip -6 rule add "
 		    "from ::1/128 iif lo table 123; ip -6 route add local ::/0 "
 		    "dev lo table 123", t);

@@ -211,6 +211,7 @@ spawn_worker_boot(void)
 		fatalx("%s is for mmproxy's own workers: fd %d is not a "
 		    "supervisor's channel", WORKER_ARG, WORKER_CTL_FD);
 	log_init((int)opt.verbose);
+	log_format(opt.log_json, opt.log_time);
 	signal(SIGPIPE, SIG_IGN);
 	worker_main(&opt);
 }

@@ -18,6 +18,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "logfmt.h"
 #include "notify.h"
 #include "pool.h"
 #include "resolve.h"
@@ -126,18 +127,19 @@ list_reload(const char *key, const char *flag, const char *path, int ports,
     struct subnet_list *cur)
 {
 	struct subnet_list fresh;
-	char err[512];
+	char err[512], qp[512], qe[1024];
 
+	logfmt_quote(qp, sizeof(qp), path);
 	if (subnet_load(path, &fresh, ports, err, sizeof(err)) == -1) {
-		log_line(LOG_ALWAYS, "reload %s=%s kept=%zu error=\"%s\"", key,
-		    path, cur->n, err);
+		log_line(LOG_ALWAYS, "reload %s=%s kept=%zu error=%s", key, qp,
+		    cur->n, logfmt_quote(qe, sizeof(qe), err));
 		return;
 	}
 	if (fresh.warning[0] != '\0')
-		log_line(LOG_ALWAYS, "warning: -%s: %s", flag, fresh.warning);
+		log_warning("-%s: %s", flag, fresh.warning);
 	subnet_free(cur);
 	*cur = fresh;
-	log_line(LOG_ALWAYS, "reload %s=%s subnets=%zu", key, path, cur->n);
+	log_line(LOG_ALWAYS, "reload %s=%s subnets=%zu", key, qp, cur->n);
 }
 
 /*

@@ -33,6 +33,7 @@ struct conn {
 	char			 peer_s[ADDR_STRLEN];
 	char			 src_s[ADDR_STRLEN];
 	char			 target_s[ADDR_STRLEN];
+	int			 check;		/* LOCAL, UNKNOWN: a health check */
 };
 
 /* The header as it arrives: on the stack, unless a large v2 one comes. */
@@ -189,12 +190,18 @@ static void
 log_close(const struct conn *c, int rc, const struct relay_result *res)
 {
 	const char *how = res->spliced ? "splice" : "copy";
+	/* HAProxy ends a health check (a LOCAL header) with a reset: that
+	 * is how checks end, not an error, and at -v 1 it would be a line
+	 * every check interval per balancer. */
+	int check_reset = rc != 0 && c->check && res->error == ECONNRESET &&
+	    res->side != NULL && strcmp(res->side, "client") == 0;
 
-	if (rc == 0 || res->idle)
+	if (rc == 0 || res->idle || check_reset)
 		log_line(LOG_STATES, "close id=%u peer=%s src=%s target=%s "
 		    "relay=%s up=%llu down=%llu end=%s", c->id, c->peer_s,
 		    c->src_s, c->target_s, how, (unsigned long long)res->up,
-		    (unsigned long long)res->down, rc == 0 ? "eof" : "idle");
+		    (unsigned long long)res->down, rc == 0 ? "eof" :
+		    res->idle ? "idle" : "check_reset");
 	else if (log_limit_allow(&close_limit))
 		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
 		    "relay=%s up=%llu down=%llu end=error side=%s error=\"%s\"",
@@ -314,6 +321,7 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 #ifdef MMPROXY_TEST_TRIGGER
 	test_trigger_tcp(b.p + hdr.len, b.len - hdr.len, client, da);
 #endif
+	c.check = hdr.real_endpoints;
 	target = choose_target(opt, &c, &hdr);
 	if (log_enabled(LOG_ERRORS)) {
 		if (!hdr.real_endpoints)

@@ -75,8 +75,8 @@ spares_prepare(struct tcp_side *t)
 			dial_prepare_result(family[i], -1, &t->prepare_failing);
 			return -1;
 		}
-		log_line(LOG_ALWAYS, "prepare family=%s error=\"%s\": its "
-		    "clients will be dropped", i ? "ipv6" : "ipv4",
+		log_line(LOG_ALWAYS, "prepare family=%s error=\"%s\" msg=\"its "
+		    "clients will be dropped\"", i ? "ipv6" : "ipv4",
 		    strerror(errno));
 		t->prepare_warned[i] = 1;
 	}
@@ -229,8 +229,8 @@ tcp_fds(void *ctx, struct pollfd *pfd)
 	unsigned i;
 
 	if (!accepting && pool_at_max(t->pool) && !t->full_logged) {
-		log_line(LOG_ERRORS, "pool_full max_conns=%u: new connections "
-		    "wait in the backlog", t->opt->max_conns);
+		log_line(LOG_ERRORS, "pool_full max_conns=%u msg=\"new "
+		    "connections wait in the backlog\"", t->opt->max_conns);
 		t->full_logged = 1;
 	} else if (accepting)
 		t->full_logged = 0;

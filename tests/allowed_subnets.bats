@@ -33,7 +33,7 @@ teardown() {
 
 @test "listening beyond loopback with no -allowed-subnets warns once at startup; on loopback or with a list it does not" {
 	start_mmproxy -listeners 2
-	! grep -q '^warning: listening on ' "$MM_LOG"
+	! grep -q '^warning msg="listening on ' "$MM_LOG"
 	stop_mmproxy
 	MM_LOG=$BATS_TEST_TMPDIR/any.log
 	ip netns exec "$NS" "$MMPROXY" -l 0.0.0.0:8443 -listeners 2 -4 127.0.0.1:4430 \
@@ -41,7 +41,7 @@ teardown() {
 	MM_PID=$!
 	wait_log '^start '
 	wait_port 8443
-	[ "$(grep -c '^warning: listening on 0\.0\.0\.0:8443 with no -allowed-subnets: ' "$MM_LOG")" -eq 1 ]
+	[ "$(grep -c '^warning msg="listening on 0\.0\.0\.0:8443 with no -allowed-subnets: ' "$MM_LOG")" -eq 1 ]
 	stop_mmproxy
 	printf '10.0.0.0/8\n' >"$ALLOWED"
 	MM_LOG=$BATS_TEST_TMPDIR/listed.log
@@ -49,7 +49,7 @@ teardown() {
 	    -6 '[::1]:4430' -allowed-subnets "$ALLOWED" >"$MM_LOG" 2>&1 3>&- &
 	MM_PID=$!
 	wait_log '^start '
-	! grep -q '^warning: listening' "$MM_LOG"
+	! grep -q '^warning msg="listening' "$MM_LOG"
 }
 
 @test "a refused peer is logged at -v 1 and not at -v 0" {
@@ -74,14 +74,14 @@ teardown() {
 	# 127.0.0.1/8 is 127.0.0.0/8; 10.1.2.3/8 warns no more: one warning.
 	printf '10.1.2.3/8\n127.0.0.1/8\n' >"$ALLOWED"
 	start_mmproxy -allowed-subnets "$ALLOWED"
-	[ "$(grep -c '^warning: ' "$MM_LOG")" -eq 1 ]
-	grep -q "^warning: -allowed-subnets: $ALLOWED:1: host bits set in \"10\.1\.2\.3/8\": taken as 10\.0\.0\.0/8" "$MM_LOG"
+	[ "$(grep -c '^warning ' "$MM_LOG")" -eq 1 ]
+	grep -q "^warning msg=\"-allowed-subnets: $ALLOWED:1: host bits set in \\\\\"10\.1\.2\.3/8\\\\\": taken as 10\.0\.0\.0/8" "$MM_LOG"
 	assert_still_serving
 	# A reload warns about the new file's first such line.
 	printf '127.0.0.0/8\n10.0.0.0/8\n192.0.2.9/24\n' >"$ALLOWED"
 	kill -HUP "$MM_PID"
 	wait_log "^reload allowed_subnets=.* subnets=3"
-	grep -q "^warning: -allowed-subnets: $ALLOWED:3: host bits set in \"192\.0\.2\.9/24\": taken as 192\.0\.2\.0/24" "$MM_LOG"
+	grep -q "^warning msg=\"-allowed-subnets: $ALLOWED:3: host bits set in \\\\\"192\.0\.2\.9/24\\\\\": taken as 192\.0\.2\.0/24" "$MM_LOG"
 }
 
 @test "garbage in the file stops mmproxy at startup" {

@@ -111,7 +111,8 @@ start_mmproxy() {
 	ip netns exec "$NS" ${MM_WRAP:-} "$MMPROXY" -l 127.0.0.1:8443 -4 127.0.0.1:4430 \
 	    -6 '[::1]:4430' -v 2 "$@" >"$MM_LOG" 2>&1 3>&- &
 	MM_PID=$!
-	wait_log '^start '
+	# MM_START: the start line's pattern (-log-format json has its own).
+	wait_log "${MM_START:-^start }"
 	wait_port 8443
 }
 

@@ -209,7 +209,7 @@ teardown() {
 @test "without the local-delivery routes mmproxy warns once per family, with the commands to run" {
 	start_backends echo
 	start_mmproxy
-	! grep -q '^warning:' "$MM_LOG"
+	! grep -q '^warning ' "$MM_LOG"
 	kill -TERM "$MM_PID"
 	wait "$MM_PID"
 	# The same, in a namespace that lacks the README's ip rule / ip route.
@@ -218,11 +218,11 @@ teardown() {
 	ip -n "$BARE" link set lo up
 	ip netns exec "$BARE" "$MMPROXY" -l 127.0.0.1:8443 >"$BATS_TEST_TMPDIR/bare.log" 2>&1 3>&- &
 	wait_log '^start ' "$BATS_TEST_TMPDIR/bare.log"
-	wait_log "^warning: the backend \[::1\]:443's " "$BATS_TEST_TMPDIR/bare.log"
+	wait_log "^warning msg=\"the backend \[::1\]:443's " "$BATS_TEST_TMPDIR/bare.log"
 	cat "$BATS_TEST_TMPDIR/bare.log"
-	grep -qx "warning: the backend 127.0.0.1:443's replies to client addresses are not delivered to mmproxy; run: ip rule add from 127.0.0.1/8 iif lo table 123; ip route add local 0.0.0.0/0 dev lo table 123" "$BATS_TEST_TMPDIR/bare.log"
-	grep -q "^warning: the backend \[::1\]:443's replies .* ip -6 route add local ::/0 dev lo table 123$" "$BATS_TEST_TMPDIR/bare.log"
-	[ "$(grep -c '^warning:' "$BATS_TEST_TMPDIR/bare.log")" -eq 2 ]
+	grep -qx "warning msg=\"the backend 127.0.0.1:443's replies to client addresses are not delivered to mmproxy; run: ip rule add from 127.0.0.1/8 iif lo table 123; ip route add local 0.0.0.0/0 dev lo table 123\"" "$BATS_TEST_TMPDIR/bare.log"
+	grep -q "^warning msg=\"the backend \[::1\]:443's replies .* ip -6 route add local ::/0 dev lo table 123\"$" "$BATS_TEST_TMPDIR/bare.log"
+	[ "$(grep -c '^warning ' "$BATS_TEST_TMPDIR/bare.log")" -eq 2 ]
 }
 
 @test "a second mmproxy on an address already in use exits 1 with one line, -listeners 1 or 4, TCP and UDP; the first keeps serving" {
