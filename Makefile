@@ -61,6 +61,7 @@ SRCS = \
 	src/one_conn.c \
 	src/pool.c \
 	src/privilege.c \
+	src/proctitle.c \
 	src/proxy_protocol.c \
 	src/relay.c \
 	src/resolve.c \

@@ -24,6 +24,7 @@
 #define DROP_ENUM(name, str) name,
 enum drop_reason {
 	DROP_REASONS(DROP_ENUM)
+	DROP_REASON_COUNT
 };
 #undef DROP_ENUM
 
@@ -33,6 +34,8 @@ drop_str(enum drop_reason why)
 #define DROP_STR(name, str) case name: return str;
 	switch (why) {
 	DROP_REASONS(DROP_STR)
+	case DROP_REASON_COUNT:
+		break;
 	}
 #undef DROP_STR
 	return "unknown";

@@ -22,6 +22,7 @@
 #include "one_conn.h"
 #include "options.h"
 #include "privilege.h"
+#include "proctitle.h"
 #include "resolve.h"
 #include "routecheck.h"
 #include "spawn.h"
@@ -137,6 +138,22 @@ log_start(const struct options *opt, const struct launch *l)
 		    BUILD_NOTE);
 }
 
+/* ps: the supervisor and its address, in place of its command line. */
+static void
+supervisor_title(const struct options *opt, const struct launch *l)
+{
+	char lis[ADDR_STRLEN];
+
+	if (l->mode != LAUNCH_STANDALONE && l->mode != LAUNCH_SYSTEMD_LISTEN)
+		return;
+	if (l->mode == LAUNCH_SYSTEMD_LISTEN)
+		snprintf(lis, sizeof(lis), "systemd sockets");
+	else
+		addr_format(&opt->listen, lis, sizeof(lis));
+	proctitle_set("mmproxy: supervisor %s %s", opt->udp ? "udp" : "tcp",
+	    lis);
+}
+
 /* Fail at startup, in one line that says what to do, not on every client. */
 static void
 privilege_check(const struct options *opt)
@@ -194,6 +211,7 @@ main(int argc, char **argv)
 	static struct spawn_image img;
 	static struct run_as ra;
 
+	proctitle_init(argc, argv);
 	stdio_ensure_open();
 	log_open();
 	if (spawn_is_worker(argc, argv))
@@ -226,6 +244,7 @@ main(int argc, char **argv)
 		break;
 	}
 	log_start(&opt, &launch);
+	supervisor_title(&opt, &launch);
 	open_listener_warn(&opt, launch.fds, launch.nfds);
 	routecheck_warn(&opt.target4, &opt.target6);
 	privilege_drop(&ra, opt.udp);

@@ -49,6 +49,7 @@ struct pool {
 	int			 draining;	/* after SIGTERM */
 	size_t			 min_idle;	/* fewest idle since trim_at_ms */
 	int64_t			 trim_at_ms;	/* next pool_trim() retirement */
+	unsigned long long	 handed;	/* jobs handed off since start */
 };
 
 /* A pool for opt's workers, made from img.  Exits on failure: it is startup. */
@@ -515,6 +516,7 @@ pool_handoff(struct pool *p, const struct handoff *h, const int *fds,
 			p->user.job_sent(p->user.ctx, w, &job);
 		w->state = W_BUSY;
 		w->conn_id = h->conn_id;
+		p->handed++;
 		w->prev = w->job;
 		w->job = (struct pool_job){ .conn_id = h->conn_id,
 		    .peer = h->peer, .client = h->peer, .local = h->local };
@@ -540,6 +542,13 @@ pool_send(struct pool *p, pid_t pid, const struct handoff *h,
 			return fdpass_send(p->w[i].ctl, h, NULL, payload);
 	errno = ESRCH;
 	return -1;
+}
+
+/* Jobs (connections, UDP balancer sockets) handed to workers since start. */
+unsigned long long
+pool_handed(const struct pool *p)
+{
+	return p->handed;
 }
 
 /* SIGTERM: from here, workers' exits are the drain's, logged as states. */

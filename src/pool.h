@@ -81,6 +81,7 @@ struct pool_worker *pool_next_idle(struct pool *p);
 
 size_t		 pool_idle(const struct pool *p);
 size_t		 pool_busy(const struct pool *p);
+unsigned long long pool_handed(const struct pool *p);
 size_t		 pool_size(const struct pool *p);
 int		 pool_at_max(const struct pool *p);
 void		 pool_back_off(struct pool *p);

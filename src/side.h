@@ -10,6 +10,7 @@
 
 #include <poll.h>
 
+#include "drop.h"
 #include "options.h"
 #include "pool.h"
 #include "subnet.h"
@@ -34,10 +35,17 @@ struct side {
 	unsigned		 nfds;
 };
 
+/* What the supervisor's side refused since start, by drop word: its
+ * SIGUSR1 status line and its stop line count them. */
+struct totals {
+	unsigned long long	drops[DROP_REASON_COUNT];
+};
+
 /* What a side is made from; the list is the supervisor's (SIGHUP). */
 struct side_args {
 	const struct options		*opt;
 	struct pool			*pool;
+	struct totals			*totals;
 	const struct subnet_list	*allowed;
 	const int			*listeners;
 	unsigned			 nlisteners;

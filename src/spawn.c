@@ -28,6 +28,11 @@
 #include "worker.h"
 
 #define WORKER_ARG	"--mmproxy-worker"	/* argv[1] of an exec'd worker */
+/* argv[2]: room for the worker's process title (proctitle.c), as long as
+ * "mmproxy: [v6 client]:port -> [v6 target]:port". */
+#define WORKER_TITLE_ROOM \
+	"                                                                " \
+	"                                                                "
 
 extern char **environ;
 
@@ -117,7 +122,8 @@ close_all_but(const int keep[3])
 static void __attribute__((noreturn))
 child_exec(const struct spawn_image *img, int ctl, int sockch)
 {
-	char *argv[] = { (char *)img->argv0, (char *)WORKER_ARG, NULL };
+	char *argv[] = { (char *)img->argv0, (char *)WORKER_ARG,
+	    (char *)WORKER_TITLE_ROOM, NULL };
 	int keep[3] = { img->fd, ctl, sockch };
 	int exe, c, k = -1;
 
@@ -190,7 +196,8 @@ spawn_worker(const struct spawn_image *img, const struct options *opt,
 int
 spawn_is_worker(int argc, char **argv)
 {
-	return argc == 2 && strcmp(argv[1], WORKER_ARG) == 0;
+	return argc == 3 && strcmp(argv[1], WORKER_ARG) == 0 &&
+	    strcmp(argv[2], WORKER_TITLE_ROOM) == 0;
 }
 
 /*

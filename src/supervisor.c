@@ -33,9 +33,12 @@ struct supervisor {
 	struct pool		*pool;
 	struct side		 side;
 	struct subnet_list	 allowed;	/* -allowed-subnets; SIGHUP */
+	struct totals		 totals;	/* the side's refusals */
 	struct pollfd		*pfd;	/* signals, the side's, the pool's */
 	size_t			 cappfd;
 };
+
+static void	supervisor_status(const struct supervisor *);
 
 /* Room in s->pfd for n pollfds.  Exits on failure: nothing can be polled. */
 static void
@@ -75,8 +78,45 @@ drain_wait(struct supervisor *s, int timeout)
 	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si))
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			again = 1;
+		else if (si.ssi_signo == SIGUSR1)
+			supervisor_status(s);
 	pool_reap(s->pool);
 	return again;
+}
+
+/*
+ * " accepted=N closed=N drop_WORD=N..." since start, as the supervisor
+ * knows them: jobs handed to workers, those ended (handed less busy), and
+ * what it refused itself (a worker's own drops are in its lines).
+ */
+static void
+format_totals(const struct supervisor *s, char *buf, size_t len)
+{
+	unsigned long long handed = pool_handed(s->pool);
+	size_t o, i;
+
+	o = (size_t)snprintf(buf, len, " accepted=%llu closed=%llu", handed,
+	    handed - pool_busy(s->pool));
+	for (i = 0; i < DROP_REASON_COUNT && o < len; i++)
+		if (s->totals.drops[i] != 0)
+			o += (size_t)snprintf(buf + o, len - o, " drop_%s=%llu",
+			    drop_str((enum drop_reason)i), s->totals.drops[i]);
+}
+
+/*
+ * SIGUSR1: one status line.  What is live now (TCP: connections; UDP:
+ * balancer sockets, each a busy worker), the workers, and the totals.
+ */
+static void
+supervisor_status(const struct supervisor *s)
+{
+	char totals[1024];
+
+	format_totals(s, totals, sizeof(totals));
+	log_line(LOG_ALWAYS, "status proto=%s %s=%zu workers_busy=%zu "
+	    "workers_idle=%zu%s", s->opt->udp ? "udp" : "tcp",
+	    s->opt->udp ? "udp_peers" : "conns", pool_busy(s->pool),
+	    pool_busy(s->pool), pool_idle(s->pool), totals);
 }
 
 /*
@@ -88,12 +128,13 @@ static void __attribute__((noreturn))
 supervisor_stop(struct supervisor *s, int sig)
 {
 	int64_t deadline = now_ms() + (int64_t)s->opt->drain_timeout * 1000;
+	char totals[1024];
 	size_t busy;
 
 	notify_state("STOPPING=1");
-	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu",
-	    sig == SIGINT ? "INT" : "TERM",
-	    pool_size(s->pool));
+	format_totals(s, totals, sizeof(totals));
+	log_line(LOG_ALWAYS, "stop signal=%s workers=%zu%s",
+	    sig == SIGINT ? "INT" : "TERM", pool_size(s->pool), totals);
 	pool_drain_begin(s->pool);
 	s->side.ops->stop(s->side.ctx);
 	if ((busy = pool_busy(s->pool)) > 0)
@@ -184,6 +225,8 @@ signals_read(struct supervisor *s)
 			pool_reap(s->pool);
 		else if (si.ssi_signo == SIGHUP)
 			supervisor_reload(s);
+		else if (si.ssi_signo == SIGUSR1)
+			supervisor_status(s);
 		else
 			stop = (int)si.ssi_signo;
 	}
@@ -202,6 +245,9 @@ signals_open(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	/* SIGUSR2 means nothing here: it must not kill us either. */
+	signal(SIGUSR2, SIG_IGN);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		fatal("sigprocmask");
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
@@ -236,6 +282,7 @@ supervisor_run(struct options *opt, const struct spawn_image *img,
 {
 	struct supervisor s = { .opt = opt };
 	struct side_args a = { .opt = opt, .allowed = &s.allowed,
+	    .totals = &s.totals,
 	    .listeners = listeners, .nlisteners = nlisteners };
 
 	/* The list is ours from here: SIGHUP replaces it. */

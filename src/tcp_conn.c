@@ -20,6 +20,7 @@
 #include "drop.h"
 #include "io.h"
 #include "log.h"
+#include "proctitle.h"
 #include "proxy_protocol.h"
 #include "relay.h"
 #include "tcp_conn.h"
@@ -34,6 +35,7 @@ struct conn {
 	char			 src_s[ADDR_STRLEN];
 	char			 target_s[ADDR_STRLEN];
 	int			 check;		/* LOCAL, UNKNOWN: a health check */
+	int64_t			 accepted_ms;	/* monotonic, for duration= */
 };
 
 /* The header as it arrives: on the stack, unless a large v2 one comes. */
@@ -195,19 +197,38 @@ log_close(const struct conn *c, int rc, const struct relay_result *res)
 	 * every check interval per balancer. */
 	int check_reset = rc != 0 && c->check && res->error == ECONNRESET &&
 	    res->side != NULL && strcmp(res->side, "client") == 0;
+	int64_t ms = now_ms() - c->accepted_ms;
 
+	if (ms < 0)
+		ms = 0;
 	if (rc == 0 || res->idle || check_reset)
 		log_line(LOG_STATES, "close id=%u peer=%s src=%s target=%s "
-		    "relay=%s up=%llu down=%llu end=%s", c->id, c->peer_s,
-		    c->src_s, c->target_s, how, (unsigned long long)res->up,
-		    (unsigned long long)res->down, rc == 0 ? "eof" :
-		    res->idle ? "idle" : "check_reset");
+		    "duration=%lld.%03lld relay=%s up=%llu down=%llu end=%s",
+		    c->id, c->peer_s, c->src_s, c->target_s,
+		    (long long)(ms / 1000), (long long)(ms % 1000), how,
+		    (unsigned long long)res->up, (unsigned long long)res->down,
+		    rc == 0 ? "eof" : res->idle ? "idle" : "check_reset");
 	else if (log_limit_allow(&close_limit))
 		log_line(LOG_ERRORS, "close id=%u peer=%s src=%s target=%s "
-		    "relay=%s up=%llu down=%llu end=error side=%s error=\"%s\"",
-		    c->id, c->peer_s, c->src_s, c->target_s, how,
-		    (unsigned long long)res->up, (unsigned long long)res->down,
-		    res->side, strerror(res->error));
+		    "duration=%lld.%03lld relay=%s up=%llu down=%llu end=error "
+		    "side=%s error=\"%s\"", c->id, c->peer_s, c->src_s,
+		    c->target_s, (long long)(ms / 1000), (long long)(ms % 1000),
+		    how, (unsigned long long)res->up,
+		    (unsigned long long)res->down, res->side, strerror(res->error));
+}
+
+/* ps: this worker's client (or its balancer, for a health check) and target. */
+static void
+conn_title(const struct conn *c, const struct pp_header *hdr,
+    const struct sockaddr_storage *target)
+{
+	char who[ADDR_STRLEN], to[ADDR_STRLEN];
+
+	addr_format(hdr->real_endpoints ? &c->peer : &hdr->src, who,
+	    sizeof(who));
+	addr_format(target, to, sizeof(to));
+	proctitle_set("mmproxy: %s%s -> %s", who, hdr->real_endpoints ?
+	    " (local)" : "", to);
 }
 
 /* peer: the client's address if the caller has it, or NULL. */
@@ -322,7 +343,9 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 	test_trigger_tcp(b.p + hdr.len, b.len - hdr.len, client, da);
 #endif
 	c.check = hdr.real_endpoints;
+	c.accepted_ms = accepted_ms;
 	target = choose_target(opt, &c, &hdr);
+	conn_title(&c, &hdr, target);
 	if (log_enabled(LOG_ERRORS)) {
 		if (!hdr.real_endpoints)
 			addr_format(&hdr.src, c.src_s, sizeof(c.src_s));

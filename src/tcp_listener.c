@@ -28,6 +28,7 @@ struct tcp_side {
 	const struct options	*opt;
 	struct pool		*pool;
 	const struct subnet_list *allowed;	/* the supervisor's; SIGHUP */
+	struct totals		*totals;	/* the supervisor's */
 	const int		*listeners;
 	unsigned		 nlisteners;
 	uint32_t		 next_id;
@@ -156,13 +157,16 @@ accepted(struct tcp_side *t, int fd, struct sockaddr_storage *peer)
 	/* Before any byte is read: a refused peer never reaches a worker. */
 	if (t->opt->allowed_subnets_path != NULL &&
 	    !subnet_match(t->allowed, peer)) {
+		t->totals->drops[DROP_NOT_ALLOWED]++;
 		if (log_limit_allow(&t->drop_limit))
 			log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id,
 			    peer_s, drop_str(DROP_NOT_ALLOWED));
-	} else if (pool_handoff(t->pool, &h, &fd, NULL, peer_s, "") == -1 &&
-	    log_limit_allow(&t->drop_limit))
-		log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id, peer_s,
-		    drop_str(DROP_HANDOFF_FAILED));
+	} else if (pool_handoff(t->pool, &h, &fd, NULL, peer_s, "") == -1) {
+		t->totals->drops[DROP_HANDOFF_FAILED]++;
+		if (log_limit_allow(&t->drop_limit))
+			log_line(LOG_ERRORS, "drop id=%u peer=%s reason=%s", id,
+			    peer_s, drop_str(DROP_HANDOFF_FAILED));
+	}
 	close(fd);
 }
 
@@ -307,6 +311,7 @@ tcp_side_new(const struct side_args *a, struct side *out)
 	t->opt = a->opt;
 	t->pool = a->pool;
 	t->allowed = a->allowed;
+	t->totals = a->totals;
 	t->listeners = a->listeners;
 	t->nlisteners = a->nlisteners;
 	t->drop_limit.what = "drop";

@@ -30,6 +30,7 @@
 #include "fdpass.h"
 #include "io.h"
 #include "log.h"
+#include "proctitle.h"
 #include "proxy_protocol.h"
 #include "udp_flow.h"
 #ifdef MMPROXY_TEST_TRIGGER
@@ -48,6 +49,7 @@ struct flow {
 	int			 local;		/* LOCAL: from our own address */
 	struct sockaddr_storage	 src;		/* the PROXY source, unmapped */
 	int64_t			 last_ms;	/* traffic either way */
+	int64_t			 opened_ms;	/* for duration= */
 	unsigned long long	 up, down;	/* datagrams */
 	char			 src_s[ADDR_STRLEN];
 	char			 target_s[ADDR_STRLEN];
@@ -170,6 +172,21 @@ log_flow_open(struct peer *p, const struct flow *f, const char *port_lost)
 		    p->nflows);
 }
 
+/* ps: the balancer socket, its newest flow's client and target. */
+static void
+flow_title(const struct peer *p, const struct pp_header *hdr,
+    const struct sockaddr_storage *target)
+{
+	char who[ADDR_STRLEN], to[ADDR_STRLEN], lb[ADDR_STRLEN];
+
+	addr_format(hdr->real_endpoints ? &p->addr : &hdr->src, who,
+	    sizeof(who));
+	addr_format(target, to, sizeof(to));
+	addr_format(&p->addr, lb, sizeof(lb));
+	proctitle_set("mmproxy: udp %s -> %s (balancer %s, flows %zu)", who, to,
+	    lb, p->nflows);
+}
+
 /* A new flow for hdr's source.  Returns it, or NULL (dropped, logged). */
 static struct flow *
 flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
@@ -208,12 +225,13 @@ flow_open(struct peer *p, const struct pp_header *hdr, const char *src_s)
 	f->fd = fd;
 	f->local = hdr->real_endpoints;
 	f->src = hdr->src;
-	f->last_ms = now_ms();
+	f->last_ms = f->opened_ms = now_ms();
 	strcpy(f->src_s, src_s);
 	strcpy(f->target_s, "-");
 	if (log_enabled(LOG_ERRORS))
 		addr_format(target, f->target_s, sizeof(f->target_s));
 	log_flow_open(p, f, dial_port_lost_str(port_lost));
+	flow_title(p, hdr, target);
 	return f;
 }
 
@@ -221,13 +239,15 @@ static void
 flow_close(struct peer *p, size_t i, const char *reason)
 {
 	struct flow *f = &p->flows[i];
+	int64_t ms = now_ms() - f->opened_ms;
 
 	/* v2-first: the session's flow expired, and the session with it. */
 	if (p->session_set && flow_find(p, &p->session) == f)
 		p->session_set = 0;
 	log_line(LOG_STATES, "flow_close id=%u peer=%s src=%s target=%s "
-	    "up=%llu down=%llu reason=%s", p->id, p->peer_s, f->src_s,
-	    f->target_s, f->up, f->down, reason);
+	    "duration=%lld.%03lld up=%llu down=%llu reason=%s", p->id,
+	    p->peer_s, f->src_s, f->target_s, (long long)(ms / 1000),
+	    (long long)(ms % 1000), f->up, f->down, reason);
 	close(f->fd);
 	p->flows[i] = p->flows[--p->nflows];
 }

@@ -80,6 +80,7 @@ struct udp_side {
 	const struct options	*opt;
 	struct pool		*pool;
 	const struct subnet_list *allowed;	/* the supervisor's; SIGHUP */
+	struct totals		*totals;	/* the supervisor's */
 	const int		*listeners;
 	unsigned		 nlisteners;
 	struct sockaddr_storage	*bound;		/* each listener's address */
@@ -223,8 +224,8 @@ udp_worker_done(struct udp_side *u, pid_t pid)
 			peer_remove(u, &u->peers[i]);
 }
 
-static void log_peer_drop(struct log_limit *, uint32_t, const char *,
-    enum drop_reason, int);
+static void log_peer_drop(struct udp_side *, struct log_limit *, uint32_t,
+    const char *, enum drop_reason, int);
 
 /* Put a swept datagram of another peer in the stash, to be dispatched. */
 static void
@@ -234,7 +235,7 @@ stash_push(struct udp_side *u, const struct sockaddr_storage *from,
 	struct stashed *st = malloc(sizeof(*st) + len);
 
 	if (st == NULL) {
-		log_peer_drop(&u->lim_failed, 0, "-", DROP_NO_MEMORY, 0);
+		log_peer_drop(u, &u->lim_failed, 0, "-", DROP_NO_MEMORY, 0);
 		return;
 	}
 	st->next = NULL;
@@ -336,9 +337,10 @@ peer_socket(struct udp_side *u, const struct sockaddr_storage *peer,
 }
 
 static void
-log_peer_drop(struct log_limit *lim, uint32_t id, const char *peer_s,
-    enum drop_reason why, int err)
+log_peer_drop(struct udp_side *u, struct log_limit *lim, uint32_t id,
+    const char *peer_s, enum drop_reason why, int err)
 {
+	u->totals->drops[why]++;
 	if (!log_limit_allow(lim))
 		return;
 	if (err != 0)
@@ -368,16 +370,16 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 	/* Before anything else: a refused peer never reaches a worker. */
 	if (u->opt->allowed_subnets_path != NULL &&
 	    !subnet_match(u->allowed, &un)) {
-		log_peer_drop(&u->lim_refused, h.conn_id, peer_s,
+		log_peer_drop(u, &u->lim_refused, h.conn_id, peer_s,
 		    DROP_NOT_ALLOWED, 0);
 		return;
 	}
 	if (u->free == NULL) {
-		log_peer_drop(&u->lim_full, h.conn_id, peer_s, DROP_POOL_FULL, 0);
+		log_peer_drop(u, &u->lim_full, h.conn_id, peer_s, DROP_POOL_FULL, 0);
 		return;
 	}
 	if ((fd = peer_socket(u, from, local)) == -1) {
-		log_peer_drop(&u->lim_failed, h.conn_id, peer_s,
+		log_peer_drop(u, &u->lim_failed, h.conn_id, peer_s,
 		    DROP_SOCKET_FAILED, errno);
 		return;
 	}
@@ -392,7 +394,7 @@ peer_new(struct udp_side *u, const struct sockaddr_storage *from,
 	pid = pool_handoff(u->pool, &h, &fd, data, peer_s, local_s);
 	if (pid == -1) {
 		close(fd);
-		log_peer_drop(&u->lim_full, h.conn_id, peer_s, errno == EAGAIN ?
+		log_peer_drop(u, &u->lim_full, h.conn_id, peer_s, errno == EAGAIN ?
 		    DROP_POOL_FULL : DROP_HANDOFF_FAILED, 0);
 		return;
 	}
@@ -426,7 +428,7 @@ peer_forward(struct udp_side *u, struct udp_peer *e, const uint8_t *data,
 		addr_unmap(&un);
 		addr_format(&un, peer_s, sizeof(peer_s));
 	}
-	log_peer_drop(&u->lim_failed, e->id, peer_s, DROP_HANDOFF_FAILED, errno);
+	log_peer_drop(u, &u->lim_failed, e->id, peer_s, DROP_HANDOFF_FAILED, errno);
 }
 
 static void dispatch_one(struct udp_side *, const struct sockaddr_storage *,
@@ -850,6 +852,7 @@ udp_side_new(const struct side_args *a, struct side *out)
 	u->opt = opt;
 	u->pool = a->pool;
 	u->allowed = a->allowed;
+	u->totals = a->totals;
 	u->listeners = listeners;
 	u->nlisteners = nlisteners;
 	u->lim_refused.what = "drop_not_allowed";

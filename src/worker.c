@@ -31,6 +31,7 @@
 #include "io.h"
 #include "log.h"
 #include "privilege.h"
+#include "proctitle.h"
 #include "sandbox.h"
 #include "tcp_conn.h"
 #include "udp_flow.h"
@@ -115,6 +116,9 @@ worker_signals(void)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	/* The supervisor's status signal, sent to the process group. */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -198,6 +202,7 @@ worker_main(const struct options *opt)
 		uint8_t idle;
 		int r;
 
+		proctitle_set("mmproxy: idle");
 		drop_summary_wait(WORKER_CTL_FD);
 		r = fdpass_recv(WORKER_CTL_FD, &h, fds, payload, cap);
 		if (r == 0)

@@ -249,3 +249,38 @@ teardown() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == "mmproxy: -l 127.0.0.1:8444: address already in use"* ]]
 }
+
+# What ps shows for PID: its command line, NULs as spaces, trimmed.
+title_of() {
+	tr '\0' ' ' <"/proc/$1/cmdline" | sed 's/ *$//'
+}
+
+@test "SIGUSR1 logs one status line (live, workers, totals), SIGUSR2 changes nothing, ps names each busy worker's client and target" {
+	start_backends echo
+	printf '127.0.0.0/8\n' >"$BATS_TEST_TMPDIR/allowed"
+	start_mmproxy -workers 2 -allowed-subnets "$BATS_TEST_TMPDIR/allowed"
+	[ "$(title_of "$MM_PID")" = "mmproxy: supervisor tcp 127.0.0.1:8443" ]
+	# One connection held open, one finished.
+	nsx "$PP_CLIENT" --text 'PROXY TCP4 203.0.113.9 127.0.0.1 40000 8443\r\n' \
+	    --hold-ms 60000 127.0.0.1:8443 >/dev/null 2>&1 3>&- &
+	hold=$!
+	wait_log '^connect id=1 '
+	run pp --text 'PROXY TCP4 203.0.113.10 127.0.0.1 40001 8443\r\nhi\n' --shut --read
+	[ "$output" = "hi" ]
+	wait_log '^close id=2 '
+	w=$(sed -n 's/^accept id=1 .* worker=\([0-9]*\)$/\1/p' "$MM_LOG")
+	[ "$(title_of "$w")" = "mmproxy: 203.0.113.9:40000 -> 127.0.0.1:4430" ]
+	# A peer refused by the supervisor: counted by its word.
+	nsx ip addr add 192.0.2.77/32 dev lo
+	ip netns exec "$NS" "$PP_CLIENT" --bind 192.0.2.77 --text 'x' --read --timeout-ms 5000 127.0.0.1:8443 >/dev/null 2>&1 || true
+	wait_log '^drop id=3 .* reason=not_allowed$'
+	kill -USR2 "$MM_PID"
+	kill -USR1 "$MM_PID"
+	wait_log '^status '
+	grep -Eq '^status proto=tcp conns=1 workers_busy=1 workers_idle=[0-9]+ accepted=2 closed=1 drop_not_allowed=1$' "$MM_LOG"
+	kill -0 "$MM_PID"
+	kill -0 "$w"
+	kill "$hold"
+	stop_mmproxy
+	grep -Eq '^stop signal=TERM workers=[0-9]+ accepted=2 closed=[12] drop_not_allowed=1$' "$MM_LOG"
+}

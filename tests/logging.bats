@@ -40,7 +40,7 @@ one_good_one_bad() {
 @test "-v 2 logs every state change with id, peer, source and target" {
 	start_mmproxy -v 2
 	one_good_one_bad
-	wait_log '^close id=1 peer=127\.0\.0\.1:[0-9]+ src=198\.51\.100\.7:40000 target=127\.0\.0\.1:4430 relay=copy up=3 down=3 end=eof$'
+	wait_log '^close id=1 peer=127\.0\.0\.1:[0-9]+ src=198\.51\.100\.7:40000 target=127\.0\.0\.1:4430 duration=[0-9]+\.[0-9]{3} relay=copy up=3 down=3 end=eof$'
 	wait_log '^drop id=2 .*reason=v1_bad_proto$'
 	grep -qE '^accept id=1 peer=127\.0\.0\.1:[0-9]+ worker=[0-9]+$' "$MM_LOG"
 	grep -qE '^header id=1 peer=127\.0\.0\.1:[0-9]+ version=1 src=198\.51\.100\.7:40000 dst=127\.0\.0\.1:8443$' "$MM_LOG"
@@ -69,7 +69,7 @@ one_good_one_bad() {
 	stop_mmproxy
 	start_mmproxy -v 2
 	run pp --hex "$SIG 20 00 0000" --text 'x' --hold-ms 300 --reset
-	wait_log '^close id=1 peer=127\.0\.0\.1:[0-9]+ src=- target=127\.0\.0\.1:4430 relay=copy up=1 down=1 end=check_reset$'
+	wait_log '^close id=1 peer=127\.0\.0\.1:[0-9]+ src=- target=127\.0\.0\.1:4430 duration=[0-9]+\.[0-9]{3} relay=copy up=1 down=1 end=check_reset$'
 }
 
 # Every line of FILE is one JSON object with ts, level and msg; prints

@@ -336,8 +336,8 @@ hex() {
 	start_mmproxy -workers 2
 	wait_for "two workers" eval '[ "$(worker_pids | wc -w)" -eq 2 ]'
 	set -- $(worker_pids)
-	# Each worker executed the binary: its command line says so.
-	tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- '--mmproxy-worker'
+	# Each worker runs the worker's code: its title (ps) says it is idle.
+	wait_for "worker titles" eval "[ \"\$(tr '\\0' ' ' </proc/$1/cmdline | xargs)\" = 'mmproxy: idle' ]"
 	stack1=$(awk '/\[stack\]/ { print $1 }' "/proc/$1/maps")
 	stack2=$(awk '/\[stack\]/ { print $1 }' "/proc/$2/maps")
 	# The binary's first mapping (not the sanitizer's fixed shadow).
