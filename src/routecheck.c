@@ -9,15 +9,18 @@
  * It only asks; it never changes a route.
  */
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "localaddr.h"
 #include "log.h"
 #include "routecheck.h"
 
@@ -84,32 +87,63 @@ out:
 	return type;
 }
 
-/* One family: target is the backend; only a loopback one is checked. */
+/* 1 if this host has IPv6 turned off (ipv6.disable=1, or disable_ipv6). */
+static int
+ipv6_disabled(void)
+{
+	char c = '0';
+	int fd;
+
+	if (access("/proc/net/if_inet6", F_OK) == -1)
+		return 1;
+	if ((fd = open("/proc/sys/net/ipv6/conf/all/disable_ipv6",
+	    O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	if (read(fd, &c, 1) != 1)
+		c = '0';
+	close(fd);
+	return c == '1';
+}
+
+/*
+ * One family: target is the backend.  One on loopback needs the README's
+ * rules; one on another address of this host, a rule from that address
+ * too.  A backend elsewhere is not checked (its routing is the network's).
+ */
 static void
 check_family(const struct sockaddr_storage *target)
 {
 	static const uint8_t doc4[4] = { 198, 51, 100, 1 };
 	static const uint8_t doc6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-	char t[ADDR_STRLEN];
-	int type;
+	char t[ADDR_STRLEN], ip[ADDR_STRLEN];
+	const void *a;
+	int type, loop, v4 = target->ss_family == AF_INET;
 
-	if (target->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)target;
-
-		if ((ntohl(s->sin_addr.s_addr) >> 24) != 127)
-			return;
-		type = route_type(AF_INET, &s->sin_addr, doc4, 4);
-	} else {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)target;
-
-		if (!IN6_IS_ADDR_LOOPBACK(&s->sin6_addr))
-			return;
-		type = route_type(AF_INET6, &s->sin6_addr, doc6, 16);
+	if (!v4 && ipv6_disabled()) {
+		log_warning("IPv6 is disabled on this host: IPv6 clients will be "
+		    "dropped");
+		return;
 	}
+	if (v4) {
+		a = &((const struct sockaddr_in *)target)->sin_addr;
+		loop = *(const uint8_t *)a == 127;
+	} else {
+		a = &((const struct sockaddr_in6 *)target)->sin6_addr;
+		loop = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a);
+	}
+	if (!loop && !localaddr_is_local(target))
+		return;
+	type = route_type(target->ss_family, a, v4 ? doc4 : doc6, v4 ? 4 : 16);
 	if (type == -1 || type == RTN_LOCAL)
 		return;
 	addr_format(target, t, sizeof(t));
-	if (target->ss_family == AF_INET)
+	if (!loop) {
+		inet_ntop(target->ss_family, a, ip, sizeof(ip));
+		log_warning("the backend %s is on this host: its replies to "
+		    "client addresses are not delivered to mmproxy; run: "
+		    "mmproxy-routes up; ip%s rule add from %s iif lo table 123",
+		    t, v4 ? "" : " -6", ip);
+	} else if (v4)
 		log_warning("the backend %s's replies to client "
 		    "addresses are not delivered to mmproxy; run: ip rule add from "
 		    "127.0.0.1/8 iif lo table 123; ip route add local 0.0.0.0/0 "
@@ -122,7 +156,7 @@ check_family(const struct sockaddr_storage *target)
 }
 
 /*
- * Warn, once per family, when a backend on loopback could not answer a
+ * Warn, once per family, when a backend on this host could not answer a
  * client through mmproxy for want of the local-delivery routes.
  */
 void

@@ -284,3 +284,24 @@ title_of() {
 	stop_mmproxy
 	grep -Eq '^stop signal=TERM workers=[0-9]+ accepted=2 closed=[12] drop_not_allowed=1$' "$MM_LOG"
 }
+
+@test "the startup route check: a backend on another of this host's addresses needs a rule from it; a host without IPv6 says so once" {
+	nsx ip addr add 10.9.9.9/32 dev lo
+	ip netns exec "$NS" "$MMPROXY" -l 127.0.0.1:8443 -4 10.9.9.9:4430 >"$BATS_TEST_TMPDIR/a.log" 2>&1 3>&- &
+	first=$!
+	wait_log '^warning msg="the backend 10\.9\.9\.9:4430 is on this host: .* run: mmproxy-routes up; ip rule add from 10\.9\.9\.9 iif lo table 123"$' "$BATS_TEST_TMPDIR/a.log"
+	kill "$first"
+	wait "$first" || true
+	nsx ip rule add from 10.9.9.9 iif lo table 123
+	nsx "$MMPROXY" -l 127.0.0.1:8444 -4 10.9.9.9:4430 >"$BATS_TEST_TMPDIR/b.log" 2>&1 3>&- &
+	wait_log '^start ' "$BATS_TEST_TMPDIR/b.log"
+	wait_port 8444
+	! grep -q '^warning ' "$BATS_TEST_TMPDIR/b.log"
+	# No IPv6 at all: one line, not a command that would fail.
+	nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	nsx "$MMPROXY" -l 127.0.0.1:8445 >"$BATS_TEST_TMPDIR/c.log" 2>&1 3>&- &
+	wait_log '^start ' "$BATS_TEST_TMPDIR/c.log"
+	wait_port 8445
+	grep -qx 'warning msg="IPv6 is disabled on this host: IPv6 clients will be dropped"' "$BATS_TEST_TMPDIR/c.log"
+	[ "$(grep -c '^warning ' "$BATS_TEST_TMPDIR/c.log")" -eq 1 ]
+}

@@ -143,6 +143,7 @@ two_clients_seen() {
 @test "the s6 example run script serves connections through tcpserver" {
 	need tcpserver ucspi-tcp
 	MMPROXY_LISTEN_HOST=127.0.0.1 MMPROXY_LISTEN_PORT=8443 MMPROXY_BIN=$MMPROXY \
+	    MMPROXY_ROUTES=$ROOT/contrib/mmproxy-routes \
 	    MMPROXY_ARGS="${ARGS[*]}" manager "$ROOT/examples/s6/mmproxy/run"
 	two_clients_seen
 	wait_log 'mode=inetd$'
@@ -214,7 +215,7 @@ two_clients_seen() {
 	scan=$BATS_TEST_TMPDIR/scan
 	mkdir -p "$scan"
 	cp -r "$ROOT/examples/s6/mmproxy-pool" "$scan/mmproxy"
-	ip netns exec "$NS" env MMPROXY_BIN="$MMPROXY" \
+	ip netns exec "$NS" env MMPROXY_BIN="$MMPROXY" MMPROXY_ROUTES="$ROOT/contrib/mmproxy-routes" \
 	    MMPROXY_ARGS="-l 127.0.0.1:8443 ${ARGS[*]}" s6-svscan "$scan" >"$MM_LOG" 2>&1 3>&- &
 	# Up and ready: mmproxy wrote its newline to the notification fd.
 	wait_for "s6-supervise" s6-svok "$scan/mmproxy"
@@ -247,13 +248,14 @@ after" ]
 	cp "$ROOT/man/mmproxy.8" "$BATS_TEST_TMPDIR/man/man8/"
 	# verify checks that binaries and Documentation= man pages exist.
 	for u in "$ROOT"/examples/*.service "$ROOT"/examples/*.socket; do
-		sed "s#/usr/local/sbin/mmproxy#$MMPROXY#" "$u" >"$dir/$(basename "$u")"
+		sed -e "s#/usr/local/sbin/mmproxy-routes#$ROOT/contrib/mmproxy-routes#" \
+		    -e "s#/usr/local/sbin/mmproxy#$MMPROXY#" "$u" >"$dir/$(basename "$u")"
 	done
 	cp "$dir/mmproxy@.service" "$dir/mmproxy@1.service"
 	cd "$dir"
 	MANPATH=$BATS_TEST_TMPDIR/man run systemd-analyze verify mmproxy.service \
 	    mmproxy.socket mmproxy@1.service mmproxy-listen.socket mmproxy-listen.service \
-	    mmproxy-udp.socket mmproxy-udp.service
+	    mmproxy-udp.socket mmproxy-udp.service mmproxy-routes.service
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
