@@ -3,6 +3,8 @@
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR	?= /etc/systemd/system
 DESTDIR	?=
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -102,7 +104,7 @@ BENCH_TOOLS = \
 	$(BUILD)/bench/floor \
 	$(BUILD)/bench/loadgen
 
-.PHONY: all bench bench-tools check test helpers demo fuzz install uninstall clean lint-man
+.PHONY: all bench bench-tools check test helpers demo fuzz install install-units uninstall clean lint-man
 
 all: $(BUILD)/mmproxy
 
@@ -215,14 +217,36 @@ install:
 	@echo "mmproxy: make install refuses a SANITIZE=1 build: its workers' filter is no sandbox" >&2
 	@exit 1
 else
+# The binary, the routes script and the man page; /etc/mmproxy/ with an
+# allowed-subnets file whose subnets are commented out (mmproxy refuses an
+# empty list: the operator names the balancers), never over one that is
+# there.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/mmproxy
 	install -m 0755 $(BUILD)/mmproxy $(DESTDIR)$(SBINDIR)/mmproxy
+	install -m 0755 contrib/mmproxy-routes $(DESTDIR)$(SBINDIR)/mmproxy-routes
 	install -m 0644 man/mmproxy.8 $(DESTDIR)$(MANDIR)/man8/mmproxy.8
+	@f=$(DESTDIR)$(SYSCONFDIR)/mmproxy/allowed-subnets; \
+	if [ -e "$$f" ]; then echo "mmproxy: $$f exists: kept as it is"; \
+	else sed -e 's|^\([0-9a-fA-F:]\)|# \1|' examples/allowed-subnets >"$$f" && \
+	    chmod 0644 "$$f" && echo "mmproxy: wrote $$f: list your load balancers in it"; fi
 endif
 
+# The systemd units, their ExecStart= pointing where make install puts
+# the binary (SBINDIR).
+install-units:
+	install -d $(DESTDIR)$(UNITDIR)
+	@for u in examples/*.service examples/*.socket; do \
+	    sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' "$$u" \
+	        >"$(DESTDIR)$(UNITDIR)/$${u##*/}" && \
+	    chmod 0644 "$(DESTDIR)$(UNITDIR)/$${u##*/}" || exit 1; \
+	done
+	@echo "mmproxy: units in $(DESTDIR)$(UNITDIR): systemctl daemon-reload, then enable one"
+
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/mmproxy $(DESTDIR)$(MANDIR)/man8/mmproxy.8
+	rm -f $(DESTDIR)$(SBINDIR)/mmproxy $(DESTDIR)$(SBINDIR)/mmproxy-routes \
+	    $(DESTDIR)$(MANDIR)/man8/mmproxy.8
 
 clean:
 	rm -rf build build-san build-static build-musl
