@@ -429,7 +429,7 @@ flags_usage(void)
 	    "               [-allowed-subnets file] [-close-after seconds]\n"
 	    "               [-dial-timeout seconds] [-dynamic-destination]\n"
 	    "               [-drain-timeout seconds] [-notify-fd fd]\n"
-	    "               [-header-timeout seconds] [-idle-timeout seconds]\n"
+	    "               [-h] [-header-timeout seconds] [-idle-timeout seconds]\n"
 	    "               [-l addr] [-listen-transparent] [-listeners n] "
 	    "[-mark n]\n"
 	    "               [-inetd] [-log-format text | json] [-log-time]\n"
@@ -437,7 +437,7 @@ flags_usage(void)
 	    "               [-relay copy | splice] [-seccomp[=false]] "
 	    "[-spin n]\n"
 	    "               [-udp-framing v2 | v2-first | spp]\n"
-	    "               [-user name] [-v level] [-worker-jobs n]\n"
+	    "               [-user name] [-v level] [-version] [-worker-jobs n]\n"
 	    "               [-worker-sched other | batch] [-workers n]\n\n");
 	printf("go-mmproxy's flags, with its defaults and meanings:\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
