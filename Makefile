@@ -160,7 +160,7 @@ TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o $(BUILD)/obj/udp_flow.o,$(OB
 	$(BUILD)/obj/tcp_conn-trigger.o $(BUILD)/obj/udp_flow-trigger.o \
 	$(BUILD)/obj/test_trigger.o
 
-$(BUILD)/obj/%-trigger.o: src/%.c src/*.h
+$(BUILD)/obj/%-trigger.o: src/%.c src/*.h | $(KINCLUDE)
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -DMMPROXY_TEST_TRIGGER -c -o $@ $<
 
