@@ -336,15 +336,20 @@ teardown() {
 	[ -z "$(nsx ss -Huan 'src 198.51.100.0/24')" ]
 }
 
-@test "-l [::] (dual stack): IPv4 and IPv6 balancers are answered from the address they sent to" {
-	start_udp_backends hello
-	start_udp_mmproxy -l '[::]:8443'
+# An IPv4 and an IPv6 balancer, each answered from the address it sent to.
+both_families_answered() {
 	run nsx "$UDP_CLIENT" --from --hex "$UDP4" --text 'v4-balancer' 127.0.0.2:8443
 	echo "$output"
 	[ "$output" = "from=127.0.0.2:8443 hello 198.51.100.7:40000 v4-balancer" ]
 	run nsx "$UDP_CLIENT" --from --hex "$SIG 21 12 000c c6336409 7f000001 9c41 20fb" --text 'v6-balancer' '[::1]:8443'
 	echo "$output"
 	[ "$output" = "from=[::1]:8443 hello 198.51.100.9:40001 v6-balancer" ]
+}
+
+@test "-l [::] (dual stack): IPv4 and IPv6 balancers are answered from the address they sent to" {
+	start_udp_backends hello
+	start_udp_mmproxy -l '[::]:8443'
+	both_families_answered
 	wait_log '^accept id=1 peer=127\.0\.0\.1:[0-9]+ proto=udp local=127\.0\.0\.2:8443 '
 	wait_log '^accept id=2 peer=\[::1\]:[0-9]+ proto=udp local=\[::1\]:8443 '
 }
@@ -354,12 +359,7 @@ teardown() {
 	start_udp_backends hello
 	start_udp_mmproxy -l :8443
 	wait_log '^start .*listen=\[::\]:8443 '
-	run nsx "$UDP_CLIENT" --from --hex "$UDP4" --text 'v4-balancer' 127.0.0.2:8443
-	echo "$output"
-	[ "$output" = "from=127.0.0.2:8443 hello 198.51.100.7:40000 v4-balancer" ]
-	run nsx "$UDP_CLIENT" --from --hex "$SIG 21 12 000c c6336409 7f000001 9c41 20fb" --text 'v6-balancer' '[::1]:8443'
-	echo "$output"
-	[ "$output" = "from=[::1]:8443 hello 198.51.100.9:40001 v6-balancer" ]
+	both_families_answered
 }
 
 @test "after an invalid first datagram the next is served, and its flow expires with no reply traffic" {
