@@ -104,7 +104,7 @@ teardown() {
 	kill -TERM "$MM_PID"
 	wait "$MM_PID" || rc=$?
 	[ "$rc" -eq 0 ]
-	grep -q '^stop signal=TERM workers=8$' "$MM_LOG"
+	grep -Eq '^stop signal=TERM workers=8 accepted=0 closed=0$' "$MM_LOG"
 	processes_gone $workers
 }
 
