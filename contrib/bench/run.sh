@@ -721,28 +721,26 @@ fi
 		printf '\n'
 	done
 } >"$CHARTS/idle-memory.dat"
-{
+# scaling_dat KEY ROWS...: gnuplot columns of the ping-pong scaling
+# medians KEY (ops, cpu_per_op), one column a row, one line a count.
+scaling_dat() {
+	local key=$1 t c
+	shift
 	printf 'connections'
-	for t in $TARGETS; do printf ' "%s"' "$(name "$t")"; done
+	for t in "$@"; do printf ' "%s"' "$(name "$t")"; done
 	printf '\n'
 	for c in $SCALE; do
 		printf '%s' "$c"
-		for t in $TARGETS; do printf ' %s' "${MED[$t,pp$c,ops]}"; done
+		for t in "$@"; do printf ' %s' "${MED[$t,pp$c,$key]}"; done
 		printf '\n'
 	done
-} >"$CHARTS/pingpong.dat"
+}
+# shellcheck disable=SC2086
+scaling_dat ops $TARGETS >"$CHARTS/pingpong.dat"
 # The proxies only: no proxy spends no proxy CPU.
 PROXIES=$(tr ' ' '\n' <<<"$TARGETS" | grep -vx direct | xargs)
-{
-	printf 'connections'
-	for t in $PROXIES; do printf ' "%s"' "$(name "$t")"; done
-	printf '\n'
-	for c in $SCALE; do
-		printf '%s' "$c"
-		for t in $PROXIES; do printf ' %s' "${MED[$t,pp$c,cpu_per_op]}"; done
-		printf '\n'
-	done
-} >"$CHARTS/pingpong-cpu.dat"
+# shellcheck disable=SC2086
+scaling_dat cpu_per_op $PROXIES >"$CHARTS/pingpong-cpu.dat"
 nmem=$(($(wc -w <<<"$TARGETS $FLOORS") + 1))
 npp=$(($(wc -w <<<"$TARGETS") + 1))
 ncpu=$(($(wc -w <<<"$PROXIES") + 1))
