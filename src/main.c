@@ -86,33 +86,41 @@ allowed_destinations_load(struct options *opt)
 #define BUILD_NOTE	""
 #endif
 
+/* " key=value" for a name given on the command line, logfmt-quoted. */
+static void
+append_name(char *buf, size_t len, const char *key, const char *name)
+{
+	char q[2 * 280];
+
+	if (name != NULL)
+		snprintf(buf + strlen(buf), len - strlen(buf), " %s=%s", key,
+		    logfmt_quote(q, sizeof(q), name));
+}
+
 /* " listen_name=... target4_name=..." for the names given, or "". */
 static void
 format_names(const struct options *opt, char *buf, size_t len)
 {
 	buf[0] = '\0';
-	if (opt->listen_name != NULL)
-		snprintf(buf + strlen(buf), len - strlen(buf), " listen_name=%s",
-		    opt->listen_name);
-	if (opt->target4_name != NULL)
-		snprintf(buf + strlen(buf), len - strlen(buf),
-		    " target4_name=%s", opt->target4_name);
-	if (opt->target6_name != NULL)
-		snprintf(buf + strlen(buf), len - strlen(buf),
-		    " target6_name=%s", opt->target6_name);
+	append_name(buf, len, "listen_name", opt->listen_name);
+	append_name(buf, len, "target4_name", opt->target4_name);
+	append_name(buf, len, "target6_name", opt->target6_name);
 }
 
 static void
 log_start(const struct options *opt, const struct launch *l)
 {
-	char lis[ADDR_STRLEN + ACTIVATION_NAMES_MAX], t4[ADDR_STRLEN],
-	    t6[ADDR_STRLEN], names[3 * 280], allowed[512];
+	char where[ADDR_STRLEN + ACTIVATION_NAMES_MAX],
+	    lis[2 * (ADDR_STRLEN + ACTIVATION_NAMES_MAX)], t4[ADDR_STRLEN],
+	    t6[ADDR_STRLEN], names[3 * 2 * 280], allowed[512];
 
+	/* systemd's FileDescriptorName= may hold spaces, '"' and '='. */
 	if (l->mode == LAUNCH_SYSTEMD_LISTEN)
-		snprintf(lis, sizeof(lis), "systemd%s%s", l->names[0] ? ":" : "",
-		    l->names);
+		snprintf(where, sizeof(where), "systemd%s%s",
+		    l->names[0] ? ":" : "", l->names);
 	else
-		addr_format(&opt->listen, lis, sizeof(lis));
+		addr_format(&opt->listen, where, sizeof(where));
+	logfmt_quote(lis, sizeof(lis), where);
 	addr_format(&opt->target4, t4, sizeof(t4));
 	addr_format(&opt->target6, t6, sizeof(t6));
 	format_names(opt, names, sizeof(names));

@@ -115,14 +115,16 @@ reload_one(const char *flag, const char *spec, int family,
     struct sockaddr_storage *target)
 {
 	struct sockaddr_storage fresh;
-	char err[256], qe[512], old[ADDR_STRLEN], now[ADDR_STRLEN];
+	char err[256], qe[512], qs[2 * HOST_MAX + 16], old[ADDR_STRLEN],
+	    now[ADDR_STRLEN];
 
 	if (spec == NULL)
 		return 0;
 	addr_format(target, old, sizeof(old));
+	logfmt_quote(qs, sizeof(qs), spec);
 	if (resolve_hostport(spec, family, &fresh, err, sizeof(err)) == -1) {
 		log_line(LOG_ALWAYS, "reload target%s_name=%s kept=%s error=%s",
-		    flag, spec, old, logfmt_quote(qe, sizeof(qe), err));
+		    flag, qs, old, logfmt_quote(qe, sizeof(qe), err));
 		return 0;
 	}
 	if (addr_equal(&fresh, target))
@@ -130,7 +132,7 @@ reload_one(const char *flag, const char *spec, int family,
 	*target = fresh;
 	addr_format(target, now, sizeof(now));
 	log_line(LOG_ALWAYS, "reload target%s_name=%s target%s=%s was=%s",
-	    flag, spec, flag, now, old);
+	    flag, qs, flag, now, old);
 	return 1;
 }
 

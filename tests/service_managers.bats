@@ -58,11 +58,12 @@ two_clients_seen() {
 	wait_log 'mode=inetd$'
 }
 
-@test "systemd Accept=no: mmproxy accepts on the passed listening socket" {
+@test "systemd Accept=no: mmproxy accepts on the passed listening socket; its name, logfmt-quoted, forges no field" {
 	need systemd-socket-activate systemd
-	manager systemd-socket-activate --fdname=game -l 127.0.0.1:8443 "$MMPROXY" "${ARGS[@]}"
+	# FileDescriptorName= may hold a space, '"' and '=' (not ':').
+	manager systemd-socket-activate --fdname='game "x" proto=udp' -l 127.0.0.1:8443 "$MMPROXY" "${ARGS[@]}"
 	two_clients_seen
-	wait_log '^start .* mode=systemd-listen listen=systemd:game proto=tcp listeners=1 '
+	wait_log '^start .* mode=systemd-listen listen="systemd:game \\"x\\" proto=udp" proto=tcp listeners=1 '
 	# One supervisor served both: a pool, not a process per connection.
 	[ "$(grep -c '^start ' "$MM_LOG")" -eq 1 ]
 }
