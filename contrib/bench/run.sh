@@ -162,7 +162,7 @@ start_udp_target() {	# start_udp_target TARGET MODE
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
 	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
 	    "${framing[@]}" -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -drain-timeout 0 \
-	    >"$TMP/proxy.log" 2>&1 & ;;
+	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy)
 		if [ "$2" = udp-spp ]; then
 			echo "go-mmproxy has no SPP" >"$TMP/proxy.log"
