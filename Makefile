@@ -14,22 +14,54 @@ WARNINGS = -Wall -Wextra -Werror -Wvla -Wshadow -Wpointer-arith \
 	-Wsign-compare -Wformat=2 -Wno-format-nonliteral
 MMCFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS)
 
-# STATIC=1: a static glibc binary (fewer mappings and page tables per
-# worker).  Static builds are static-pie: each exec'd worker must get its
+# The image.  By default the lean one: a static-pie musl binary, when
+# Debian's musl-tools is there (a worker costs half the memory, and it is
+# as fast or faster unpinned: contrib/bench/README.md); else glibc.
+# MUSL=0 builds the glibc one (into build-glibc/ when musl is the
+# default), MUSL=1 insists on musl.  STATIC=1 (a static glibc binary) and
+# SANITIZE=1 (ASan needs glibc) are glibc images.
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+MUSL_SPECS_IN ?= /usr/lib/$(MULTIARCH:-gnu=-musl)/musl-gcc.specs
+MUSL_THERE := $(if $(wildcard $(MUSL_SPECS_IN)),1,0)
+ifneq ($(STATIC)$(SANITIZE),)
+MUSL	?= 0
+else
+MUSL	?= $(MUSL_THERE)
+endif
+
+# STATIC=1: static builds are static-pie: each exec'd worker must get its
 # own addresses (spawn.c), the binary's included.
 ifeq ($(STATIC),1)
 BUILD	?= build-static
 LDFLAGS	+= -static-pie
 endif
+ifeq ($(SANITIZE),1)
+BUILD	?= build-san
+endif
 
-# MUSL=1: a static-pie musl binary (Debian's musl-tools), the lean image
-# the README recommends for production.  musl-gcc's specs know no
-# static-pie, so ours is made from them; they hide the system headers, so
-# the kernel's UAPI headers are reached through a directory of links.
+# musl-gcc's specs know no static-pie, so ours is made from them; they
+# hide the system headers, so the kernel's UAPI headers are reached
+# through a directory of links.
 ifeq ($(MUSL),1)
+IMAGE	= the lean static musl image
+ifneq ($(MUSL_THERE),1)
 BUILD	?= build-musl
-MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-MUSL_SPECS_IN ?= /usr/lib/$(MULTIARCH:-gnu=-musl)/musl-gcc.specs
+endif
+else
+IMAGE	= the glibc image
+ifeq ($(MUSL_THERE),1)
+BUILD	?= build-glibc
+endif
+endif
+
+ifeq ($(SANITIZE),1)
+MMCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -DMMPROXY_SANITIZE
+else
+BUILD	?= build
+endif
+
+ifeq ($(MUSL),1)
 MUSL_SPECS = $(BUILD)/musl.specs
 CC	= gcc -specs $(MUSL_SPECS)
 LDFLAGS	+= -static-pie
@@ -37,13 +69,17 @@ KINCLUDE = $(BUILD)/kinclude
 CPPFLAGS += -isystem $(KINCLUDE)
 endif
 
-ifeq ($(SANITIZE),1)
-BUILD	?= build-san
-MMCFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
-	-fno-omit-frame-pointer -DMMPROXY_SANITIZE
+# build/ holds whichever image is the default here: objects of the other
+# (musl-tools installed or removed since) are rebuilt.
+ifeq ($(MUSL),1)
+OTHER_IMAGE = make MUSL=0 builds the glibc one$(if $(filter 1,$(MUSL_THERE)), into build-glibc/)
+else ifeq ($(MUSL_THERE),1)
+OTHER_IMAGE = plain make builds the lean musl one
 else
-BUILD	?= build
+OTHER_IMAGE = the lean musl one (half the memory per worker) needs musl-tools: apt-get install musl-tools
 endif
+IMAGE_STAMP = $(BUILD)/image
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(IMAGE_STAMP) 2>/dev/null)" = "$(IMAGE)" ] || echo "$(IMAGE)" >$(IMAGE_STAMP); })
 
 SRCS = \
 	src/activation.c \
@@ -110,8 +146,9 @@ all: $(BUILD)/mmproxy
 
 $(BUILD)/mmproxy: $(OBJS)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
+	@echo "mmproxy: built $@, $(IMAGE); $(OTHER_IMAGE)"
 
-$(BUILD)/obj/%.o: src/%.c src/*.h | $(KINCLUDE)
+$(BUILD)/obj/%.o: src/%.c src/*.h $(IMAGE_STAMP) | $(KINCLUDE)
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
@@ -138,15 +175,24 @@ $(BUILD)/bench/%: contrib/bench/%.c $(BUILD)/obj/addr.o src/addr.h
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/obj/addr.o
 
 # Against no proxy and go-mmproxy (installed with apt-get when it can be),
-# the default build and the lean one (MUSL=1, when musl-gcc is there);
+# the default build and the other image (glibc beside the lean default,
+# or the lean one beside glibc when musl-gcc is there);
 # BENCH_FLAGS="--duration 10 --runs 5" and so on; unpinned (the production
 # shape) unless BENCH_FLAGS has --pin.
-LEAN_BUILD = build-musl
+ifeq ($(MUSL),1)
+OTHER_BUILD = build-glibc
+OTHER_MAKE = MUSL=0 BUILD=$(OTHER_BUILD)
+OTHER_ROW = --glibc
+else
+OTHER_BUILD = build-musl
+OTHER_MAKE = MUSL=1 BUILD=$(OTHER_BUILD)
+OTHER_ROW = --lean
+endif
 bench: all bench-tools
-	@if [ "$(MUSL)" != 1 ] && $(MAKE) -s MUSL=1 BUILD=$(LEAN_BUILD) all bench-tools >/dev/null; then \
-	    contrib/bench/run.sh $(abspath $(BUILD)) --lean $(abspath $(LEAN_BUILD)) $(BENCH_FLAGS); \
+	@if $(MAKE) -s $(OTHER_MAKE) all bench-tools >/dev/null 2>&1; then \
+	    contrib/bench/run.sh $(abspath $(BUILD)) $(OTHER_ROW) $(abspath $(OTHER_BUILD)) $(BENCH_FLAGS); \
 	else \
-	    echo "mmproxy bench: no lean build (MUSL=1 needs musl-tools): its row is left out"; \
+	    echo "mmproxy bench: no $(OTHER_BUILD) (the lean image needs musl-tools): its row is left out"; \
 	    contrib/bench/run.sh $(abspath $(BUILD)) $(BENCH_FLAGS); \
 	fi
 
@@ -160,7 +206,7 @@ TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o $(BUILD)/obj/udp_flow.o,$(OB
 	$(BUILD)/obj/tcp_conn-trigger.o $(BUILD)/obj/udp_flow-trigger.o \
 	$(BUILD)/obj/test_trigger.o
 
-$(BUILD)/obj/%-trigger.o: src/%.c src/*.h | $(KINCLUDE)
+$(BUILD)/obj/%-trigger.o: src/%.c src/*.h $(IMAGE_STAMP) | $(KINCLUDE)
 	@mkdir -p $(dir $@)
 	$(CC) $(MMCFLAGS) $(CFLAGS) $(CPPFLAGS) -DMMPROXY_TEST_TRIGGER -c -o $@ $<
 
@@ -177,20 +223,21 @@ $(BUILD)/tests/test_subnet: tests/unit/test_subnet.c $(BUILD)/obj/subnet.o $(BUI
 	$(CC) $(MMCFLAGS) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $^
 
 # A bounded libFuzzer run of the parser, the whole suite (bats, network
-# namespaces, as root), the suite again on the lean build (static musl, its
-# own syscall set under the filter), then with ASan+UBSan.
+# namespaces, as root) on the default build (the lean musl image: deps.sh
+# installs musl-tools), again on the glibc image (its own syscall set
+# under the filter), then with ASan+UBSan.
 # SANITIZE=1 runs the sanitizer pass only.
 check:
 	@tests/deps.sh
 ifneq ($(SANITIZE),1)
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	$(MAKE) test
-	$(MAKE) test MUSL=1
+	$(MAKE) test MUSL=0
 endif
 	$(MAKE) test SANITIZE=1
 
 test: all helpers lint-man
-	@tests/run.sh $(if $(filter 1,$(SANITIZE)),asan,$(if $(filter 1,$(MUSL)),musl,tests)) $(abspath $(BUILD))
+	@tests/run.sh $(if $(filter 1,$(SANITIZE)),asan,$(if $(filter 1,$(MUSL)),musl,glibc)) $(abspath $(BUILD))
 
 demo: all helpers
 	@contrib/demo.sh $(abspath $(BUILD))
@@ -249,4 +296,4 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/mmproxy.8
 
 clean:
-	rm -rf build build-san build-static build-musl
+	rm -rf build build-san build-static build-musl build-glibc

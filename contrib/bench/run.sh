@@ -2,9 +2,12 @@
 # make bench: the same load against no proxy, mmproxy and go-mmproxy, in
 # one run, in a network namespace; medians of --runs runs.
 #
-#   contrib/bench/run.sh BUILD_DIR [--lean LEAN_BUILD_DIR] [--duration S]
+#   contrib/bench/run.sh BUILD_DIR [--lean DIR | --glibc DIR] [--duration S]
 #       [--conns N] [--runs R] [--idle "N ..."] [--scale "C ..."]
 #       [--scale-runs R] [--targets "direct mmproxy mmproxy-lean go-mmproxy"]
+#
+# --lean DIR (target mmproxy-lean) or --glibc DIR (target mmproxy-glibc):
+# the other image's build, beside BUILD_DIR's, with a floor of its own.
 #       [--modes "stream pingpong connect udp udp-spp"] [--pin] [--out FILE]
 #
 # Unpinned by default: the proxy, the echo backend and the load generator
@@ -28,7 +31,8 @@ set -euo pipefail
 BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
 DURATION=3 CONNS=50 RUNS=3 IDLES="1000 10000" SCALE="1 10 50 200" SCALE_RUNS=1
-LEAN=
+LEAN=	# the other image's build directory
+ALT=mmproxy-lean ALT_FLOOR=floor-lean
 TARGETS=
 MODES="stream pingpong connect udp udp-spp"
 OUT=$BUILD/bench/results.json
@@ -36,7 +40,8 @@ PIN=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--pin) PIN=1; shift; continue ;;
-	--lean) LEAN=$2 ;;
+	--lean) LEAN=$2 ALT=mmproxy-lean ALT_FLOOR=floor-lean ;;
+	--glibc) LEAN=$2 ALT=mmproxy-glibc ALT_FLOOR=floor-glibc ;;
 	--duration) DURATION=$2 ;;
 	--conns) CONNS=$2 ;;
 	--runs) RUNS=$2 ;;
@@ -52,11 +57,11 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$TARGETS" ]; then
-	TARGETS="direct mmproxy${LEAN:+ mmproxy-lean} go-mmproxy"
+	TARGETS="direct mmproxy${LEAN:+ $ALT} go-mmproxy"
 fi
 for t in $TARGETS; do
 	case $t in direct|mmproxy|go-mmproxy) ;;
-	mmproxy-lean) [ -x "$LEAN/mmproxy" ] || { echo "run.sh: mmproxy-lean needs --lean DIR with DIR/mmproxy" >&2; exit 2; } ;;
+	"$ALT") [ -x "$LEAN/mmproxy" ] || { echo "run.sh: $ALT needs --lean or --glibc DIR with DIR/mmproxy" >&2; exit 2; } ;;
 	*) echo "run.sh: unknown target $t" >&2; exit 2 ;; esac
 done
 IDLE=${IDLES%% *}	# the main table's
@@ -130,9 +135,9 @@ ECHO_PID=$!
 disown
 wait_port $PORT_DIRECT
 
-# The binary of an mmproxy target: the build's, or the lean build's.
+# The binary of an mmproxy target: the build's, or the other image's.
 mmproxy_of() {
-	case $1 in mmproxy-lean) echo "$LEAN/mmproxy" ;; *) echo "$BUILD/mmproxy" ;; esac
+	case $1 in "$ALT") echo "$LEAN/mmproxy" ;; *) echo "$BUILD/mmproxy" ;; esac
 }
 
 PROXY_PID=
@@ -140,7 +145,7 @@ start_target() {
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return ;;
 	# Not through in_ns: $! must be the proxy itself (ip and taskset exec).
-	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" \
+	mmproxy|mmproxy-lean|mmproxy-glibc) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" \
 	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE_MAX + 100)) \
 	    -drain-timeout 0 \
 	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
@@ -160,7 +165,7 @@ start_udp_target() {	# start_udp_target TARGET MODE
 	[ "$2" = udp-spp ] && framing=(-udp-framing spp)
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
-	mmproxy|mmproxy-lean) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
+	mmproxy|mmproxy-lean|mmproxy-glibc) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
 	    "${framing[@]}" -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -drain-timeout 0 \
 	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy)
@@ -390,9 +395,9 @@ declare -A RAW SHORT
 echo "mmproxy bench: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $PINNING"
 echo "  $CONNS connections, ${DURATION}s per mode, median of $RUNS runs, $IDLE idle connections; $(date -u +%Y-%m-%d)"
 echo "  scaling: idle connections $IDLES, ping-pong connections $SCALE (median of $SCALE_RUNS run(s) beyond the main table's)"
-FLOORS="floor${LEAN:+ floor-lean}"
+FLOORS="floor${LEAN:+ $ALT_FLOOR}"
 floor_dir() {
-	case $1 in floor-lean) echo "$LEAN" ;; *) echo "$BUILD" ;; esac
+	case $1 in "$ALT_FLOOR") echo "$LEAN" ;; *) echo "$BUILD" ;; esac
 }
 # Memory first, on a quiet system: the connect-rate rows leave tens of
 # thousands of sockets in TIME_WAIT, and MemAvailable would climb under the
@@ -531,6 +536,7 @@ name() {
 	direct) echo "no proxy" ;;
 	floor) echo "floor (default image)" ;;
 	floor-lean) echo "floor (lean image)" ;;
+	floor-glibc) echo "floor (glibc image)" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -572,7 +578,7 @@ for t in $TARGETS; do
 	[ "$t" = direct ] || [[ " $TARGETS " != *" direct "* ]] || ratios_of "$t" direct
 done
 # SPP against v2, the same load: what wrapping every reply costs.
-for t in mmproxy mmproxy-lean; do
+for t in mmproxy "$ALT"; do
 	[[ " $TARGETS " == *" $t "* && " $MODES " == *" udp-spp "* && " $MODES " == *" udp "* ]] || continue
 	[[ "${RAW[$t,udp-spp,1]:-unsupported}" != unsupported* ]] || continue
 	printf '  %-24s UDP v2 %.0f dg/s (CPU %s us/dg, lost %s), spp %.0f dg/s (CPU %s us/dg, lost %s): spp/v2 rate %s, CPU per datagram %s\n' \
@@ -581,7 +587,7 @@ for t in mmproxy mmproxy-lean; do
 	    "$(ratio "${MED[$t,udp-spp,ops]}" "${MED[$t,udp,ops]}")" \
 	    "$(ratio "${MED[$t,udp-spp,cpu_per_op]}" "${MED[$t,udp,cpu_per_op]}")"
 done
-for t in mmproxy mmproxy-lean; do
+for t in mmproxy "$ALT"; do
 	if [[ " $TARGETS " == *" $t "* && " $TARGETS " == *" go-mmproxy "* ]]; then
 		ratios_of "$t" go-mmproxy
 		printf '  %-24s CPU us/MB %s  us/req %s  us/conn %s  us/dg %s (below 1: less CPU per unit of work)\n' \
@@ -637,13 +643,13 @@ above_floor() {	# above_floor TARGET FLOOR
 	echo "$line"
 }
 echo "Scaling ratios (medians):"
-for t in mmproxy mmproxy-lean; do
+for t in mmproxy "$ALT"; do
 	if [[ " $TARGETS " == *" $t "* && " $TARGETS " == *" go-mmproxy "* ]]; then
 		scaling_ratios "$t" go-mmproxy
 	fi
 done
 [[ " $TARGETS " != *" mmproxy "* ]] || above_floor mmproxy floor
-[[ " $TARGETS " != *" mmproxy-lean "* ]] || above_floor mmproxy-lean floor-lean
+[[ " $TARGETS " != *" $ALT "* ]] || above_floor "$ALT" "$ALT_FLOOR"
 for key in "${!SHORT[@]}"; do
 	echo "  - $(name "${key%,*}") at ${key#*,} idle connections: ${SHORT[$key]}"
 done
