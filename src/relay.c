@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -225,6 +226,14 @@ wants(const struct direction *rd, const struct direction *wr)
  * A connection whose peers keep answering after the window (a backend
  * across a network, an interactive client) stops spinning, for twice as
  * many events after each miss, so it burns next to nothing.
+ *
+ * Spinning only pays while it takes no CPU from anyone: when the proxy
+ * shares its CPUs with its backend (production), a yield that hands the
+ * CPU to another task means the CPUs are busy, and every further poll is
+ * time the backend needed (HAZARDS 20).  So a yield that took longer than
+ * SPIN_YIELD_BUSY_NS ends the window as a miss: under load the backoff
+ * soon stops spinning, on an idle machine it spins as asked.  The clock
+ * is the vDSO's: no system call.
  */
 struct spin {
 	unsigned	polls;		/* -spin; 0: never */
@@ -233,12 +242,24 @@ struct spin {
 };
 
 #define SPIN_BACKOFF_MAX	10	/* skip up to 1023 events */
+#define SPIN_YIELD_BUSY_NS	20000	/* a yield this long ran someone else */
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Returns what poll(2) does; 0 only when idle_ms (-1: never) passed. */
 static int
 wait_event(struct pollfd pfd[2], struct spin *s, int idle_ms)
 {
 	unsigned i;
+	int64_t t;
 	int n;
 
 	if (s->polls == 0)
@@ -252,7 +273,10 @@ wait_event(struct pollfd pfd[2], struct spin *s, int idle_ms)
 			s->misses = 0;
 			return n;
 		}
+		t = mono_ns();
 		(void)sched_yield();
+		if (mono_ns() - t > SPIN_YIELD_BUSY_NS)
+			break;
 	}
 	if (s->misses < SPIN_BACKOFF_MAX)
 		s->misses++;

@@ -196,14 +196,14 @@ workers_have_policy() {
 	done
 }
 
-@test "-worker-sched batch: every worker runs SCHED_BATCH and still serves, the supervisor stays SCHED_OTHER; the default is SCHED_OTHER" {
-	start_mmproxy -workers 2 -worker-sched batch
+@test "-worker-sched: by default every worker runs SCHED_BATCH and still serves, the supervisor stays SCHED_OTHER; -worker-sched other keeps SCHED_OTHER" {
+	start_mmproxy -workers 2
 	wait_for "workers in SCHED_BATCH" workers_have_policy 3
 	[ "$(sched_policy "$MM_PID")" = 0 ]
 	assert_still_serving
 	wait_for "workers in SCHED_BATCH" workers_have_policy 3
 	stop_mmproxy
-	start_mmproxy -workers 2
+	start_mmproxy -workers 2 -worker-sched other
 	# The worker that served this connection had confined itself first.
 	assert_still_serving
 	workers_have_policy 0
