@@ -233,7 +233,8 @@ wants(const struct direction *rd, const struct direction *wr)
  * time the backend needed (HAZARDS 20).  So a yield that took longer than
  * SPIN_YIELD_BUSY_NS ends the window as a miss: under load the backoff
  * soon stops spinning, on an idle machine it spins as asked.  The clock
- * is the vDSO's: no system call.
+ * is normally read in the vDSO, with no system call (the filter allows
+ * clock_gettime for clock sources that need one).
  */
 struct spin {
 	unsigned	polls;		/* -spin; 0: never */
