@@ -15,8 +15,8 @@ WARNINGS = -Wall -Wextra -Werror -Wvla -Wshadow -Wpointer-arith \
 MMCFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS)
 
 # The image.  By default the lean one: a static-pie musl binary, when
-# Debian's musl-tools is there (a worker costs half the memory, and it is
-# as fast or faster unpinned: contrib/bench/README.md); else glibc.
+# Debian's musl-tools is there (a worker costs half the memory:
+# contrib/bench/README.md); else glibc.
 # MUSL=0 builds the glibc one (into build-glibc/ when musl is the
 # default), MUSL=1 insists on musl.  STATIC=1 (a static glibc binary) and
 # SANITIZE=1 (ASan needs glibc) are glibc images.

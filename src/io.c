@@ -34,17 +34,23 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 /*
- * Milliseconds on the monotonic clock: deadlines must not move when the
+ * Nanoseconds on the monotonic clock: deadlines must not move when the
  * wall clock is set.
  */
 int64_t
-now_ms(void)
+now_ns(void)
 {
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
 		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+now_ms(void)
+{
+	return now_ns() / 1000000;
 }
 
 /* The sooner of two poll(2) timeouts, -1 meaning none. */

@@ -8,6 +8,7 @@
 #define TCP_KEEPALIVE_S	15	/* idle before the first probe, and between */
 
 int	write_all(int fd, const void *buf, size_t len);
+int64_t	now_ns(void);
 int64_t	now_ms(void);
 int	ms_until(int64_t deadline_ms);
 int	timeout_min(int a, int b);

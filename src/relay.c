@@ -22,9 +22,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "relay.h"
 
 #define RELAY_PIPE	(256 * 1024)	/* pipe size asked for */
@@ -245,16 +245,6 @@ struct spin {
 #define SPIN_BACKOFF_MAX	10	/* skip up to 1023 events */
 #define SPIN_YIELD_BUSY_NS	20000	/* a yield this long ran someone else */
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Returns what poll(2) does; 0 only when idle_ms (-1: never) passed. */
 static int
 wait_event(struct pollfd pfd[2], struct spin *s, int idle_ms)
@@ -274,9 +264,9 @@ wait_event(struct pollfd pfd[2], struct spin *s, int idle_ms)
 			s->misses = 0;
 			return n;
 		}
-		t = mono_ns();
+		t = now_ns();
 		(void)sched_yield();
-		if (mono_ns() - t > SPIN_YIELD_BUSY_NS)
+		if (now_ns() - t > SPIN_YIELD_BUSY_NS)
 			break;
 	}
 	if (s->misses < SPIN_BACKOFF_MAX)
