@@ -31,7 +31,7 @@ set -euo pipefail
 BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
 DURATION=3 CONNS=50 RUNS=3 IDLES="1000 10000" SCALE="1 10 50 200" SCALE_RUNS=1
-LEAN=	# the other image's build directory
+ALT_DIR=	# the other image's build directory
 ALT=mmproxy-lean ALT_FLOOR=floor-lean
 TARGETS=
 MODES="stream pingpong connect udp udp-spp"
@@ -40,8 +40,8 @@ PIN=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--pin) PIN=1; shift; continue ;;
-	--lean) LEAN=$2 ALT=mmproxy-lean ALT_FLOOR=floor-lean ;;
-	--glibc) LEAN=$2 ALT=mmproxy-glibc ALT_FLOOR=floor-glibc ;;
+	--lean) ALT_DIR=$2 ALT=mmproxy-lean ALT_FLOOR=floor-lean ;;
+	--glibc) ALT_DIR=$2 ALT=mmproxy-glibc ALT_FLOOR=floor-glibc ;;
 	--duration) DURATION=$2 ;;
 	--conns) CONNS=$2 ;;
 	--runs) RUNS=$2 ;;
@@ -57,11 +57,11 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -z "$TARGETS" ]; then
-	TARGETS="direct mmproxy${LEAN:+ $ALT} go-mmproxy"
+	TARGETS="direct mmproxy${ALT_DIR:+ $ALT} go-mmproxy"
 fi
 for t in $TARGETS; do
 	case $t in direct|mmproxy|go-mmproxy) ;;
-	"$ALT") [ -x "$LEAN/mmproxy" ] || { echo "run.sh: $ALT needs --lean or --glibc DIR with DIR/mmproxy" >&2; exit 2; } ;;
+	"$ALT") [ -x "$ALT_DIR/mmproxy" ] || { echo "run.sh: $ALT needs --lean or --glibc DIR with DIR/mmproxy" >&2; exit 2; } ;;
 	*) echo "run.sh: unknown target $t" >&2; exit 2 ;; esac
 done
 IDLE=${IDLES%% *}	# the main table's
@@ -137,7 +137,7 @@ wait_port $PORT_DIRECT
 
 # The binary of an mmproxy target: the build's, or the other image's.
 mmproxy_of() {
-	case $1 in "$ALT") echo "$LEAN/mmproxy" ;; *) echo "$BUILD/mmproxy" ;; esac
+	case $1 in "$ALT") echo "$ALT_DIR/mmproxy" ;; *) echo "$BUILD/mmproxy" ;; esac
 }
 
 PROXY_PID=
@@ -145,7 +145,7 @@ start_target() {
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return ;;
 	# Not through in_ns: $! must be the proxy itself (ip and taskset exec).
-	mmproxy|mmproxy-lean|mmproxy-glibc) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" \
+	mmproxy|"$ALT") ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" \
 	    -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -max-conns $((IDLE_MAX + 100)) \
 	    -drain-timeout 0 \
 	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
@@ -165,7 +165,7 @@ start_udp_target() {	# start_udp_target TARGET MODE
 	[ "$2" = udp-spp ] && framing=(-udp-framing spp)
 	case $1 in
 	direct) TARGET_PORT=$PORT_DIRECT; PROXY_PID=; return 0 ;;
-	mmproxy|mmproxy-lean|mmproxy-glibc) ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
+	mmproxy|"$ALT") ip netns exec "$NS" $PIN_PROXY "$(mmproxy_of "$1")" -p udp \
 	    "${framing[@]}" -l 127.0.0.1:$PORT_PROXY -4 127.0.0.1:$PORT_DIRECT -drain-timeout 0 \
 	    ${MMPROXY_FLAGS:-} >"$TMP/proxy.log" 2>&1 & ;;
 	go-mmproxy)
@@ -395,9 +395,9 @@ declare -A RAW SHORT
 echo "mmproxy bench: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $PINNING"
 echo "  $CONNS connections, ${DURATION}s per mode, median of $RUNS runs, $IDLE idle connections; $(date -u +%Y-%m-%d)"
 echo "  scaling: idle connections $IDLES, ping-pong connections $SCALE (median of $SCALE_RUNS run(s) beyond the main table's)"
-FLOORS="floor${LEAN:+ $ALT_FLOOR}"
+FLOORS="floor${ALT_DIR:+ $ALT_FLOOR}"
 floor_dir() {
-	case $1 in "$ALT_FLOOR") echo "$LEAN" ;; *) echo "$BUILD" ;; esac
+	case $1 in "$ALT_FLOOR") echo "$ALT_DIR" ;; *) echo "$BUILD" ;; esac
 }
 # Memory first, on a quiet system: the connect-rate rows leave tens of
 # thousands of sockets in TIME_WAIT, and MemAvailable would climb under the
