@@ -235,6 +235,13 @@ wants(const struct direction *rd, const struct direction *wr)
  * soon stops spinning, on an idle machine it spins as asked.  The clock
  * is normally read in the vDSO, with no system call (the filter allows
  * clock_gettime for clock sources that need one).
+ *
+ * A connection earns its spinning: its first SPIN_START_SKIP events are
+ * waited for asleep.  A short one (a request and its answer, a health
+ * check) is over before then, and a window spent on it waits for a peer
+ * that is busy opening its next connection: spinning on those cost the
+ * connect rate a quarter, with one connection as with 50.  A chatty one
+ * starts spinning after them, and the backoff takes over.
  */
 struct spin {
 	unsigned	polls;		/* -spin; 0: never */
@@ -244,6 +251,7 @@ struct spin {
 
 #define SPIN_BACKOFF_MAX	10	/* skip up to 1023 events */
 #define SPIN_YIELD_BUSY_NS	20000	/* a yield this long ran someone else */
+#define SPIN_START_SKIP		8	/* events a connection waits asleep first */
 
 /* Returns what poll(2) does; 0 only when idle_ms (-1: never) passed. */
 static int
@@ -301,7 +309,7 @@ relay_run(int client, int upstream, const uint8_t *early, size_t early_len,
     struct relay_result *res)
 {
 	int idle_ms = idle_timeout_s > 0 ? (int)idle_timeout_s * 1000 : -1;
-	struct spin spin = { spin_polls, 0, 0 };
+	struct spin spin = { spin_polls, 0, SPIN_START_SKIP };
 	struct direction up = { .from = client, .to = upstream, .pend = early,
 	    .pend_len = early_len, .from_name = "client", .to_name = "upstream" };
 	struct direction down = { .from = upstream, .to = client,

@@ -18,7 +18,7 @@ missing_of() {
 	echo "$out"
 }
 
-required=$(missing_of "bats:bats clang:clang musl-gcc:musl-tools ip:iproute2 ss:iproute2 groff:groff pgrep:procps prlimit:util-linux unshare:util-linux")
+required=$(missing_of "bats:bats clang:clang musl-gcc:musl-tools ip:iproute2 ss:iproute2 groff:groff pgrep:procps strace:strace prlimit:util-linux unshare:util-linux")
 # libFuzzer's runtime ships apart from clang on Debian.
 if command -v clang >/dev/null 2>&1; then
 	t=$(mktemp -d)

@@ -145,6 +145,41 @@ proc_state() {
 	kill "$hold"
 }
 
+# The sched_yield calls mmproxy's workers have made (strace -o file).
+yields() {
+	grep -c sched_yield "$BATS_TEST_TMPDIR/yields" || true
+}
+
+@test "-spin: a connection's first events are waited for asleep (a short one never spins), a chatty one spins after them" {
+	start_backends echo
+	# Under strace from the start, which stops it at sched_yield only
+	# (--seccomp-bpf): stopping at every call would slow the worker so
+	# much that its peers' answers were always there before it looked.
+	MM_WRAP="strace -qq -f --seccomp-bpf -e trace=sched_yield -o $BATS_TEST_TMPDIR/yields" \
+	    start_mmproxy -spin 100000
+	# Five request-and-answer connections: with the spin window open from
+	# their first event, each would yield while its echo is on its way.
+	for i in 1 2 3 4 5; do
+		run pp --text "PROXY TCP4 198.51.100.10 127.0.0.1 4103$i 8443\\r\\nping $i\\n" --shut --read
+		[ "$status" -eq 0 ]
+		[[ "$output" == "ping $i" ]]
+		wait_log "^close id=$i "
+	done
+	echo "yields after the short ones: $(yields)"
+	[ "$(yields)" -eq 0 ]
+	# Twelve lines 50 ms apart, each echoed: past its first events the
+	# worker spins while it waits for the next.
+	args=(--text "PROXY TCP4 198.51.100.10 127.0.0.1 41040 8443\\r\\n")
+	for i in $(seq 1 12); do
+		args+=(--text "line $i\\n")
+	done
+	run pp "${args[@]}" --pause-ms 50 --shut --read
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 12 ] && [ "${lines[11]}" = "line 12" ]
+	wait_log "^close id=6 "
+	wait_for "a worker's sched_yield" eval '[ "$(yields)" -gt 0 ]'
+}
+
 @test "-spin takes a count from 0 to 100000" {
 	for bad in -1 100001 x; do
 		run "$MMPROXY" -spin "$bad"
