@@ -465,6 +465,12 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 declare -A MED
+# idle_median TARGET KEY: the median of KEY over the main idle count's
+# runs; "-" when --idle "" measured none.
+idle_median() {
+	[ -n "$IDLE" ] || { echo -; return; }
+	for run in $(seq 1 "$RUNS"); do field "$2" "${RAW[$1,idle$IDLE,$run]}"; done | median
+}
 metrics="stream:up_mbps stream:down_mbps stream:up_msgs stream:down_msgs pingpong:ops pingpong:p50_us pingpong:p99_us connect:ops connect:p50_us connect:p99_us udp:ops udp:p99_us udp:lost stream:cpu_per_op pingpong:cpu_per_op connect:cpu_per_op udp:cpu_per_op udp-spp:ops udp-spp:lost udp-spp:cpu_per_op"
 for t in $TARGETS; do
 	for mk in $metrics; do
@@ -487,9 +493,9 @@ for t in $TARGETS; do
 		fi
 	done
 	MED[$t,both_mbps]=$(awk -v a="${MED[$t,stream,up_mbps]}" -v b="${MED[$t,stream,down_mbps]}" 'BEGIN { print a + b }')
-	MED[$t,mem_kb]=$(for run in $(seq 1 "$RUNS"); do field mem_drop_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
-	MED[$t,pss_kb]=$(for run in $(seq 1 "$RUNS"); do field pss_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
-	MED[$t,acct_kb]=$(for run in $(seq 1 "$RUNS"); do field accounted_kb "${RAW[$t,idle$IDLE,$run]}"; done | median)
+	MED[$t,mem_kb]=$(idle_median "$t" mem_drop_kb)
+	MED[$t,pss_kb]=$(idle_median "$t" pss_kb)
+	MED[$t,acct_kb]=$(idle_median "$t" accounted_kb)
 done
 
 # Scaling: per idle connection at each count (net of no proxy; the floors
