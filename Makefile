@@ -202,9 +202,10 @@ $(BUILD)/tests/%: tests/helpers/%.c tests/helpers/*.h $(BUILD)/obj/addr.o src/ad
 
 # The test-only build whose worker makes a forbidden syscall on a trigger
 # (tests/security.bats); the trigger is compiled into this binary only.
-TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o $(BUILD)/obj/udp_flow.o,$(OBJS)) \
+TRIGGER_OBJS = $(filter-out $(BUILD)/obj/tcp_conn.o $(BUILD)/obj/udp_flow.o \
+	$(BUILD)/obj/relay.o,$(OBJS)) \
 	$(BUILD)/obj/tcp_conn-trigger.o $(BUILD)/obj/udp_flow-trigger.o \
-	$(BUILD)/obj/test_trigger.o
+	$(BUILD)/obj/relay-trigger.o $(BUILD)/obj/test_trigger-trigger.o
 
 $(BUILD)/obj/%-trigger.o: src/%.c src/*.h $(IMAGE_STAMP) | $(KINCLUDE)
 	@mkdir -p $(dir $@)

@@ -18,4 +18,8 @@ int	relay_run(int client, int upstream, const uint8_t *early,
 	    size_t early_len, int use_splice, unsigned spin_polls,
 	    unsigned idle_timeout_s, struct relay_result *res);
 
+#ifdef MMPROXY_TEST_TRIGGER
+size_t	relay_test_buffer(int k, const uint8_t **p);
+#endif
+
 #endif

@@ -17,11 +17,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dial.h"
+#include "io.h"
+#include "relay.h"
 #include "test_trigger.h"
 
 #define TEST_PREFIX	"mmproxy-test: "
@@ -207,12 +210,45 @@ trigger_dial(const uint8_t *p, size_t len, struct dial_asker *da, int fd_c)
 	}
 }
 
+/*
+ * What an exploit finds of an earlier client's bytes in the copy buffers
+ * the relay keeps between connections: it says how many bytes it looked
+ * at, how many were not zero, and the first of those, then ends.
+ */
+static void
+scrape(int client)
+{
+	char out[160], sample[64];
+	size_t seen = 0, nonzero = 0, ns = 0, i, n;
+	const uint8_t *b;
+	int k, m;
+
+	for (k = 0; k < 2; k++) {
+		seen += n = relay_test_buffer(k, &b);
+		for (i = 0; i < n; i++) {
+			if (b[i] == 0)
+				continue;
+			nonzero++;
+			if (ns < sizeof(sample))
+				sample[ns++] = (char)b[i];
+		}
+	}
+	m = snprintf(out, sizeof(out), "scraped=%zu nonzero=%zu sample=%.*s\n",
+	    seen, nonzero, (int)ns, sample);
+	if (m > 0)
+		(void)write_all(client, out, (size_t)m < sizeof(out) ?
+		    (size_t)m : sizeof(out) - 1);
+	exit(0);
+}
+
 void
 test_trigger_tcp(const uint8_t *p, size_t len, int client,
     struct dial_asker *da)
 {
 	uint8_t idle = 0;
 
+	if (act_is(p, len, "scrape"))
+		scrape(client);
 	trigger_any(p, len, client);
 	trigger_dial(p, len, da, client);
 	if (act_is(p, len, "idle twice")) {

@@ -173,6 +173,24 @@ hex() {
 	kill -0 "$MM_PID"
 }
 
+@test "a hijacked TCP worker finds nothing of its last client's bytes in the copy buffers it keeps" {
+	start_backends echo
+	MMPROXY=$TRIGGER start_mmproxy -workers 1
+	# 48 KiB of an earlier client's secret both ways: a page of each
+	# buffer is kept, the rest given back.
+	run pp --text "PROXY TCP4 198.51.100.5 127.0.0.1 40005 8443\\r\\n" \
+	    --text "$(printf 'secret-of-client-one;%.0s' $(seq 1 2400))" --shut --read
+	[ "$status" -eq 0 ]
+	[ "${#output}" -eq 50400 ]
+	wait_log '^close id=1 '
+	# The next client, served by the same worker, turns it.
+	run pp --text 'PROXY TCP4 198.51.100.6 127.0.0.1 40006 8443\r\nmmproxy-test: scrape\n' --shut --read
+	echo "$output"
+	[ "$(worker_of 2)" = "$(worker_of 1)" ]
+	# Both buffers were kept (64 KiB each), and hold nothing.
+	[ "$output" = "scraped=131072 nonzero=0 sample=" ]
+}
+
 @test "a hijacked TCP worker gets one dial request of one shape: a second or a malformed one kills it" {
 	start_backends echo
 	MMPROXY=$TRIGGER start_mmproxy
