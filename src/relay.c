@@ -16,10 +16,11 @@
  * the next connection: mapping, faulting in and unmapping them on each one
  * took the connect rate at 50 connections from about 5,000 to 3,000 a
  * second, unpinned on two CPUs (an unmap's TLB flush interrupts every CPU
- * the process ran on).  When a connection ends, the first RELAY_BUF_KEPT
- * bytes are zeroed and the pages past them given back (they read as zeros
- * again): an idle worker keeps a page per direction, and none of its last
- * client's bytes for a later client's exploit to find.
+ * the process ran on).  When a connection ends, the first page is zeroed
+ * and the pages past it given back (they read as zeros again), or, should
+ * that fail, every byte written is zeroed: an idle worker keeps a page per
+ * direction, and none of its last client's bytes for a later client's
+ * exploit to find.
  * It never parses the bytes it moves and never opens a socket.
  */
 #include <sys/mman.h>
@@ -38,14 +39,14 @@
 #ifndef RELAY_BUF
 #define RELAY_BUF	(64 * 1024)	/* copy buffer per direction */
 #endif
-#define RELAY_BUF_KEPT	4096	/* of a copy buffer, kept in between */
 
 /* Per worker process: see above. */
 static struct {
 	int	 pipe[2][2];		/* per direction; -1 when not made */
 	size_t	 pipe_cap;
 	uint8_t	*buf[2];		/* per direction; NULL when not mapped */
-} cache = { { { -1, -1 }, { -1, -1 } }, 0, { NULL, NULL } };
+	size_t	 buf_kept;		/* of each, kept in between: a page */
+} cache = { { { -1, -1 }, { -1, -1 } }, 0, { NULL, NULL }, 0 };
 
 struct direction {
 	int		 from, to;
@@ -160,9 +161,14 @@ fill(struct direction *d)
 		 * while it stays (direction_release). */
 		void *p = mmap(NULL, RELAY_BUF, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		long page = sysconf(_SC_PAGESIZE);	/* from auxv: no syscall */
+
 		if (p == MAP_FAILED)
 			return -1;
 		cache.buf[d->k] = p;
+		/* 4 KiB on x86, up to 64 KiB on arm64: the first page. */
+		cache.buf_kept = page > 0 && (size_t)page < RELAY_BUF ?
+		    (size_t)page : RELAY_BUF;
 	}
 	d->buf = cache.buf[d->k];
 	n = read(d->from, d->buf, RELAY_BUF);
@@ -179,13 +185,15 @@ fill(struct direction *d)
 static void
 direction_release(struct direction *d)
 {
+	size_t kept = cache.buf_kept;
+
 	if (d->buf == NULL)
 		return;
-	memset(d->buf, 0, d->touched < RELAY_BUF_KEPT ? d->touched :
-	    RELAY_BUF_KEPT);
-	if (d->touched > RELAY_BUF_KEPT)
-		(void)madvise(d->buf + RELAY_BUF_KEPT,
-		    RELAY_BUF - RELAY_BUF_KEPT, MADV_DONTNEED);
+	if (d->touched > kept && madvise(d->buf + kept, RELAY_BUF - kept,
+	    MADV_DONTNEED) == 0)
+		memset(d->buf, 0, kept);
+	else
+		memset(d->buf, 0, d->touched);
 	d->buf = NULL;
 }
 

@@ -83,19 +83,39 @@ conn_drop(const struct conn *c, const char *reason, int err)
 		    "reason=%s", c->id, c->peer_s, c->src_s, c->target_s, reason);
 }
 
+/*
+ * Forget what b held, and free it if it was not the stack's: a header, its
+ * TLVs and the payload read with it are the client's, and a worker serves
+ * later clients, who must find nothing of it (relay.c wipes its copy
+ * buffers likewise).
+ */
+static void
+header_wipe(struct header_buf *b)
+{
+	explicit_bzero(b->p, b->len < b->cap ? b->len : b->cap);
+	if (b->p != b->small)
+		free(b->p);
+	b->p = b->small;
+	b->cap = sizeof(b->small);
+	b->len = 0;
+}
+
 /* Make room for need bytes.  Returns 0, or -1. */
 static int
 header_grow(struct header_buf *b, size_t need)
 {
+	size_t len = b->len;
 	uint8_t *p;
 
 	if (need <= b->cap)
 		return 0;
 	if ((p = malloc(need)) == NULL)
 		return -1;
-	memcpy(p, b->p, b->len);
+	memcpy(p, b->p, len);
+	header_wipe(b);
 	b->p = p;
 	b->cap = need;
+	b->len = len;
 	return 0;
 }
 
@@ -366,8 +386,7 @@ tcp_conn_serve(const struct options *opt, int client, uint32_t id,
 	close(up);
 	result = SERVE_RELAYED;
 out:
-	if (b.p != b.small)
-		free(b.p);
+	header_wipe(&b);
 	close(client);
 	return result;
 }
