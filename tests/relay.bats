@@ -175,7 +175,8 @@ yields() {
 	done
 	run pp "${args[@]}" --pause-ms 50 --shut --read
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 12 ] && [ "${lines[11]}" = "line 12" ]
+	[ "${#lines[@]}" -eq 12 ]
+	[ "${lines[11]}" = "line 12" ]
 	wait_log "^close id=6 "
 	wait_for "a worker's sched_yield" eval '[ "$(yields)" -gt 0 ]'
 }

@@ -362,7 +362,9 @@ hex() {
 	bin1=$(awk -v exe="$(readlink "/proc/$1/exe")" '$6 == exe { print $1; exit }' "/proc/$1/maps")
 	bin2=$(awk -v exe="$(readlink "/proc/$2/exe")" '$6 == exe { print $1; exit }' "/proc/$2/maps")
 	echo "stacks $stack1 $stack2, images $bin1 $bin2"
-	[ -n "$stack1" ] && [ -n "$stack2" ] && [ -n "$bin1" ]
+	[ -n "$stack1" ]
+	[ -n "$stack2" ]
+	[ -n "$bin1" ]
 	[ "$stack1" != "$stack2" ]
 	[ "$bin1" != "$bin2" ]
 	# A worker holds nothing but stdio and its channel.

@@ -46,7 +46,8 @@ keepalive_seconds() {
 	for sel in 'sport = :8443' 'dst 127.0.0.1:4430'; do
 		s=$(keepalive_seconds "$sel")
 		echo "$sel: next probe in ${s:-none} s"
-		[ -n "$s" ] && [ "$s" -le 15 ]
+		[ -n "$s" ]
+		[ "$s" -le 15 ]
 	done
 }
 
